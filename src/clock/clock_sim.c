@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* stub: to be written */
+extern int stratum_stub_clock_sim;
