@@ -1,3 +1,146 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* stub: to be written */
-extern int stratum_stub_clock;
+/*
+ * clock: backend selection, precision measurement and statistics shared by all clock
+ * backends.
+ */
+#include "clock_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ntp_time.h"
+
+struct clk *clk_open(enum clk_kind kind, const struct clk_sim_params *sim, char *err,
+                     size_t errlen)
+{
+    struct clk *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->kind = kind;
+    switch (kind) {
+    case CLK_SYSTEM:
+        c->ops = &clk_ops_system;
+        break;
+    case CLK_NONE:
+        c->ops = &clk_ops_none;
+        break;
+    case CLK_SIM:
+        c->ops = &clk_ops_sim;
+        clock_gettime(CLOCK_MONOTONIC, &c->mono0);
+        if (sim != NULL && sim->start_set) {
+            c->sim_start.tv_sec = (time_t)sim->start_unix_sec;
+            c->sim_start.tv_nsec = 0;
+        } else {
+            clock_gettime(CLOCK_REALTIME, &c->sim_start);
+        }
+        c->sim_freq = sim != NULL ? sim->freq_ppm * 1e-6 : 0.0;
+        break;
+    default:
+        free(c);
+        snprintf(err, errlen, "unknown clock kind %d", (int)kind);
+        return NULL;
+    }
+    return c;
+}
+
+void clk_close(struct clk *c)
+{
+    free(c);
+}
+
+void clk_now(struct clk *c, struct timespec *out)
+{
+    c->ops->now(c, out);
+}
+
+void clk_from_system(struct clk *c, const struct timespec *sys, struct timespec *out)
+{
+    c->ops->from_system(c, sys, out);
+}
+
+int clk_step(struct clk *c, double offset, char *err, size_t errlen)
+{
+    int r = c->ops->step(c, offset, err, errlen);
+    if (r == 0) {
+        int64_t ns = (int64_t)llround(offset * 1e9);
+        atomic_fetch_add(&c->steps, 1);
+        atomic_store(&c->last_step_ns, ns);
+        atomic_fetch_add(&c->total_adjust_ns, ns < 0 ? -ns : ns);
+    }
+    return r;
+}
+
+int8_t clk_measure_precision(struct clk *c)
+{
+    double best = 1.0;
+    struct timespec a, b;
+
+    /* The smallest positive step between consecutive readings over a few hundred reads:
+     * it is the resolution or the cost of reading, whichever is larger. */
+    for (int i = 0; i < 300; i++) {
+        clk_now(c, &a);
+        do {
+            clk_now(c, &b);
+        } while (b.tv_sec == a.tv_sec && b.tv_nsec == a.tv_nsec);
+        double d = ntp_timespec_diff(&b, &a);
+        if (d > 0 && d < best) {
+            best = d;
+        }
+    }
+    int p = (int)ceil(log2(best));
+    if (p < -30) {
+        p = -30;
+    }
+    if (p > 0) {
+        p = 0;
+    }
+    return (int8_t)p;
+}
+
+void clk_get_stats(struct clk *c, struct clk_stats *out)
+{
+    out->steps = atomic_load(&c->steps);
+    out->last_step = (double)atomic_load(&c->last_step_ns) * 1e-9;
+    out->total_adjust = (double)atomic_load(&c->total_adjust_ns) * 1e-9;
+    out->freq_ppm = c->kind == CLK_SIM ? c->sim_freq * 1e6 : 0.0;
+}
+
+const char *clk_name(const struct clk *c)
+{
+    return c->ops->name;
+}
+
+enum clk_kind clk_kind_of(const struct clk *c)
+{
+    return c->kind;
+}
+
+int clk_kind_parse(const char *word, enum clk_kind *out)
+{
+    if (strcmp(word, "system") == 0) {
+        *out = CLK_SYSTEM;
+    } else if (strcmp(word, "sim") == 0) {
+        *out = CLK_SIM;
+    } else if (strcmp(word, "none") == 0) {
+        *out = CLK_NONE;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+void clk_read_realtime(struct clk *c, struct timespec *out)
+{
+    (void)c;
+    clock_gettime(CLOCK_REALTIME, out);
+}
+
+void clk_identity(struct clk *c, const struct timespec *sys, struct timespec *out)
+{
+    (void)c;
+    *out = *sys;
+}

@@ -1,3 +1,740 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* stub: to be written */
-extern int stratum_stub_conf;
+/*
+ * conf: the ntp.conf-dialect parser. A line is a directive and its words; '#' starts a
+ * comment; a word may be quoted with "..." to hold spaces. Each directive has a handler;
+ * the table of directives other daemons know lets us warn about what we do not
+ * implement instead of failing on a working ntp.conf.
+ */
+#include "conf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONF_MAX_WORDS 64
+#define CONF_MAX_LINE 4096
+
+struct parse {
+    struct conf *c;
+    const char *file;
+    int line;
+    int depth;
+    char *err;
+    size_t errlen;
+};
+
+struct words {
+    char *w[CONF_MAX_WORDS];
+    int n;
+};
+
+static int fail(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct parse *p, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(p->err, p->errlen, "%s:%d: ", p->file, p->line);
+    if (n < 0 || (size_t)n >= p->errlen) {
+        return -1;
+    }
+    va_start(ap, fmt);
+    vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void warn(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void warn(struct parse *p, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    int n = snprintf(msg, sizeof(msg), "%s:%d: ", p->file, p->line);
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof(msg)) {
+        vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+    }
+    va_end(ap);
+    p->c->n_warnings++;
+    if (p->c->warn != NULL) {
+        p->c->warn(p->c->warn_arg, msg);
+    }
+}
+
+/* Splits line in place into words. Returns 0 or -1 (unterminated quote, too many). */
+static int split(struct parse *p, char *line, struct words *ws)
+{
+    char *s = line;
+    ws->n = 0;
+    for (;;) {
+        while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') {
+            s++;
+        }
+        if (*s == '\0' || *s == '#') {
+            return 0;
+        }
+        if (ws->n == CONF_MAX_WORDS) {
+            return fail(p, "too many words on one line (at most %d)", CONF_MAX_WORDS);
+        }
+        if (*s == '"') {
+            char *start = ++s;
+            while (*s != '\0' && *s != '"') {
+                s++;
+            }
+            if (*s != '"') {
+                return fail(p, "unterminated quoted word \"%s", start);
+            }
+            *s++ = '\0';
+            ws->w[ws->n++] = start;
+            continue;
+        }
+        ws->w[ws->n++] = s;
+        while (*s != '\0' && *s != ' ' && *s != '\t' && *s != '\r' && *s != '\n' &&
+               *s != '#') {
+            s++;
+        }
+        if (*s == '#') {
+            *s = '\0';
+            return 0;
+        }
+        if (*s != '\0') {
+            *s++ = '\0';
+        }
+    }
+}
+
+static int parse_int(struct parse *p, const char *dir, const char *word, long min, long max,
+                     long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(word, &end, 10);
+    if (errno != 0 || end == word || *end != '\0' || v < min || v > max) {
+        return fail(p, "%s: '%s': expected an integer from %ld to %ld", dir, word, min, max);
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_double(struct parse *p, const char *dir, const char *word, double min,
+                        double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(word, &end);
+    if (errno != 0 || end == word || *end != '\0' || !isfinite(v) || v < min || v > max) {
+        return fail(p, "%s: '%s': expected a number from %g to %g", dir, word, min, max);
+    }
+    *out = v;
+    return 0;
+}
+
+static int need_arg(struct parse *p, const struct words *ws, int i, const char *what)
+{
+    if (i >= ws->n) {
+        return fail(p, "%s: missing %s after '%s'", ws->w[0], what, ws->w[i - 1]);
+    }
+    return 0;
+}
+
+static int copy_path(struct parse *p, const struct words *ws, char *dst)
+{
+    if (ws->n != 2) {
+        return fail(p, "%s: expected exactly one file name", ws->w[0]);
+    }
+    if (strlen(ws->w[1]) >= CONF_PATH_MAX) {
+        return fail(p, "%s: file name too long", ws->w[0]);
+    }
+    strcpy(dst, ws->w[1]);
+    return 0;
+}
+
+/* Accepts "1.2.3.4", "::1", "[::1]". */
+static int parse_addr(const char *word, struct net_addr *out)
+{
+    char tmp[64];
+    size_t n = strlen(word);
+    if (n >= 2 && word[0] == '[' && word[n - 1] == ']' && n - 2 < sizeof(tmp)) {
+        memcpy(tmp, word + 1, n - 2);
+        tmp[n - 2] = '\0';
+        return net_addr_parse(tmp, out);
+    }
+    return net_addr_parse(word, out);
+}
+
+static int add_listen(struct parse *p, const struct net_addr *a, bool wildcard, uint16_t port)
+{
+    struct conf *c = p->c;
+    if (c->n_listen == CONF_MAX_LISTEN) {
+        return fail(p, "listen: too many listen addresses (at most %d)", CONF_MAX_LISTEN);
+    }
+    struct conf_listen *l = &c->listen[c->n_listen++];
+    l->addr = *a;
+    l->wildcard = wildcard;
+    l->port = port;
+    return 0;
+}
+
+static int do_listen(struct parse *p, struct words *ws)
+{
+    long port = CONF_DEFAULT_PORT;
+    struct net_addr a;
+
+    if (ws->n != 2 && ws->n != 4) {
+        return fail(p, "listen: expected 'listen ADDRESS [port N]'");
+    }
+    if (ws->n == 4) {
+        if (strcmp(ws->w[2], "port") != 0) {
+            return fail(p, "listen: '%s': expected 'port'", ws->w[2]);
+        }
+        if (parse_int(p, "listen", ws->w[3], 1, 65535, &port) != 0) {
+            return -1;
+        }
+    }
+    const char *w = ws->w[1];
+    if (strcmp(w, "*") == 0 || strcmp(w, "any") == 0 || strcmp(w, "all") == 0) {
+        memset(&a, 0, sizeof(a));
+        a.family = NET_IPV4;
+        if (add_listen(p, &a, true, (uint16_t)port) != 0) {
+            return -1;
+        }
+        a.family = NET_IPV6;
+        return add_listen(p, &a, true, (uint16_t)port);
+    }
+    if (parse_addr(w, &a) != 0) {
+        return fail(p, "listen: '%s': expected a numeric IPv4 or IPv6 address, or '*'", w);
+    }
+    bool zero = true;
+    for (size_t i = 0; i < sizeof(a.bytes); i++) {
+        zero = zero && a.bytes[i] == 0;
+    }
+    return add_listen(p, &a, zero, (uint16_t)port);
+}
+
+static int do_local(struct parse *p, struct words *ws)
+{
+    long v;
+    if (ws->n != 3 || strcmp(ws->w[1], "stratum") != 0) {
+        return fail(p, "local: expected 'local stratum N' (N from 1 to 15)");
+    }
+    if (parse_int(p, "local stratum", ws->w[2], 1, 15, &v) != 0) {
+        return -1;
+    }
+    p->c->local_stratum = (int)v;
+    return 0;
+}
+
+static int do_clock(struct parse *p, struct words *ws)
+{
+    if (ws->n < 2) {
+        return fail(p, "clock: expected 'clock system|sim|none'");
+    }
+    if (clk_kind_parse(ws->w[1], &p->c->clock) != 0) {
+        return fail(p, "clock: '%s': expected system, sim or none", ws->w[1]);
+    }
+    for (int i = 2; i < ws->n; i += 2) {
+        if (p->c->clock != CLK_SIM) {
+            return fail(p, "clock %s: '%s': options are only for 'clock sim'", ws->w[1],
+                        ws->w[i]);
+        }
+        if (strcmp(ws->w[i], "start") == 0) {
+            long v;
+            if (need_arg(p, ws, i + 1, "a Unix time") != 0 ||
+                parse_int(p, "clock sim start", ws->w[i + 1], 0, 0x7fffffffffffL, &v) != 0) {
+                return -1;
+            }
+            p->c->sim.start_set = true;
+            p->c->sim.start_unix_sec = v;
+        } else if (strcmp(ws->w[i], "freq") == 0) {
+            if (need_arg(p, ws, i + 1, "a frequency in ppm") != 0 ||
+                parse_double(p, "clock sim freq", ws->w[i + 1], -100000.0, 100000.0,
+                             &p->c->sim.freq_ppm) != 0) {
+                return -1;
+            }
+        } else {
+            return fail(p, "clock sim: '%s': expected 'start' or 'freq'", ws->w[i]);
+        }
+    }
+    return 0;
+}
+
+static int do_workers(struct parse *p, struct words *ws)
+{
+    long v;
+    if (ws->n != 2) {
+        return fail(p, "workers: expected 'workers N'");
+    }
+    if (parse_int(p, "workers", ws->w[1], 0, CONF_MAX_WORKERS, &v) != 0) {
+        return -1;
+    }
+    p->c->workers = (int)v;
+    return 0;
+}
+
+static int do_pidfile(struct parse *p, struct words *ws)
+{
+    return copy_path(p, ws, p->c->pidfile);
+}
+
+static int do_logfile(struct parse *p, struct words *ws)
+{
+    return copy_path(p, ws, p->c->logfile);
+}
+
+static int do_restrict(struct parse *p, struct words *ws)
+{
+    int i = 1;
+    int only = 0;
+    struct net_addr net;
+    int prefix = -1;
+    bool is_default = false;
+
+    if (i < ws->n && (strcmp(ws->w[i], "-4") == 0 || strcmp(ws->w[i], "-6") == 0)) {
+        only = ws->w[i][1] == '4' ? NET_IPV4 : NET_IPV6;
+        i++;
+    }
+    if (i >= ws->n) {
+        return fail(p, "restrict: expected 'restrict [-4|-6] default|ADDRESS[/PREFIX] "
+                       "[mask MASK] [FLAG ...]'");
+    }
+    const char *target = ws->w[i++];
+    if (strcmp(target, "default") == 0) {
+        is_default = true;
+    } else if (strcmp(target, "source") == 0) {
+        warn(p, "restrict source: not implemented yet (no associations in this version); "
+                "line ignored");
+        return 0;
+    } else {
+        char tmp[64];
+        const char *slash = strchr(target, '/');
+        size_t alen = slash != NULL ? (size_t)(slash - target) : strlen(target);
+        if (alen >= sizeof(tmp)) {
+            return fail(p, "restrict: '%s': expected a numeric address", target);
+        }
+        memcpy(tmp, target, alen);
+        tmp[alen] = '\0';
+        if (parse_addr(tmp, &net) != 0) {
+            return fail(p, "restrict: '%s': expected 'default' or a numeric IPv4/IPv6 "
+                           "address (names are not resolved here)", target);
+        }
+        if (only != 0 && net.family != only) {
+            return fail(p, "restrict: '%s' is not an IPv%d address", target, only);
+        }
+        int maxlen = net.family == NET_IPV4 ? 32 : 128;
+        if (slash != NULL) {
+            long v;
+            if (parse_int(p, "restrict prefix", slash + 1, 0, maxlen, &v) != 0) {
+                return -1;
+            }
+            prefix = (int)v;
+        }
+        if (i < ws->n && strcmp(ws->w[i], "mask") == 0) {
+            struct net_addr m;
+            if (need_arg(p, ws, i + 1, "a netmask") != 0) {
+                return -1;
+            }
+            if (slash != NULL) {
+                return fail(p, "restrict: '%s': give either /PREFIX or mask, not both",
+                            target);
+            }
+            if (parse_addr(ws->w[i + 1], &m) != 0 || (prefix = net_mask_prefix(&m)) < 0 ||
+                m.family != net.family) {
+                return fail(p, "restrict: mask '%s': expected a contiguous netmask of the "
+                               "address's family", ws->w[i + 1]);
+            }
+            i += 2;
+        }
+        if (prefix < 0) {
+            prefix = maxlen;
+        }
+    }
+
+    uint32_t flags = 0;
+    for (; i < ws->n; i++) {
+        uint32_t f;
+        const char *w = ws->w[i];
+        if (acl_flag_parse(w, &f) == 0) {
+            flags |= f;
+        } else if (strcmp(w, "flake") == 0 || strcmp(w, "interface") == 0) {
+            warn(p, "restrict: flag '%s' not implemented yet; ignored", w);
+        } else if (strcmp(w, "serverresponse") == 0) {
+            if (i + 1 < ws->n && strcmp(ws->w[i + 1], "fuzz") == 0) {
+                i++;
+            }
+            warn(p, "restrict: 'serverresponse fuzz' is always on in Stratum; ignored");
+        } else if (strcmp(w, "mask") == 0) {
+            return fail(p, "restrict: 'mask' must follow the address");
+        } else {
+            return fail(p, "restrict: '%s': unknown flag (expected one of ignore, noserve, "
+                           "limited, kod, noquery, nomodify, nopeer, notrap, nomrulist, "
+                           "notrust, ntpport, version, lowpriotrap, noepeer, mssntp)", w);
+        }
+    }
+    if (is_default) {
+        if (only != NET_IPV6) {
+            p->c->acl.default4 = flags;
+        }
+        if (only != NET_IPV4) {
+            p->c->acl.default6 = flags;
+        }
+        return 0;
+    }
+    if (acl_add(&p->c->acl, &net, (unsigned)prefix, flags) != 0) {
+        return fail(p, "restrict: too many restrict lines (at most %d)", ACL_MAX_RULES);
+    }
+    return 0;
+}
+
+static int do_discard(struct parse *p, struct words *ws)
+{
+    if (ws->n < 3 || (ws->n - 1) % 2 != 0) {
+        return fail(p, "discard: expected 'discard [average N] [minimum N] [monitor N]'");
+    }
+    for (int i = 1; i < ws->n; i += 2) {
+        long v;
+        if (strcmp(ws->w[i], "average") == 0) {
+            if (parse_int(p, "discard average", ws->w[i + 1], 0, 16, &v) != 0) {
+                return -1;
+            }
+            p->c->rl.average_log2 = (int)v;
+        } else if (strcmp(ws->w[i], "minimum") == 0) {
+            if (parse_int(p, "discard minimum", ws->w[i + 1], 0, 3600, &v) != 0) {
+                return -1;
+            }
+            p->c->rl.minimum_s = (int)v;
+        } else if (strcmp(ws->w[i], "monitor") == 0) {
+            if (parse_int(p, "discard monitor", ws->w[i + 1], 0, 1000000000L, &v) != 0) {
+                return -1;
+            }
+            warn(p, "discard monitor: not implemented yet; ignored");
+        } else {
+            return fail(p, "discard: '%s': expected average, minimum or monitor", ws->w[i]);
+        }
+    }
+    return 0;
+}
+
+static int do_mru(struct parse *p, struct words *ws)
+{
+    static const char *const known[] = { "maxdepth", "mindepth", "maxage", "minage",
+                                         "maxmem", "minmem", "initalloc", "initmem",
+                                         "incalloc", "incmem", NULL };
+    if (ws->n < 3 || (ws->n - 1) % 2 != 0) {
+        return fail(p, "mru: expected 'mru maxdepth N ...'");
+    }
+    for (int i = 1; i < ws->n; i += 2) {
+        long v;
+        int k = 0;
+        while (known[k] != NULL && strcmp(known[k], ws->w[i]) != 0) {
+            k++;
+        }
+        if (known[k] == NULL) {
+            return fail(p, "mru: '%s': expected one of maxdepth, mindepth, maxage, minage, "
+                           "maxmem, minmem, initalloc, initmem, incalloc, incmem", ws->w[i]);
+        }
+        if (parse_int(p, "mru", ws->w[i + 1], 0, 100000000L, &v) != 0) {
+            return -1;
+        }
+        if (strcmp(ws->w[i], "maxdepth") == 0) {
+            if (v < 64) {
+                return fail(p, "mru maxdepth: '%s': expected at least 64", ws->w[i + 1]);
+            }
+            p->c->rl_entries = (uint32_t)v;
+        } else {
+            warn(p, "mru %s: not implemented yet; ignored", ws->w[i]);
+        }
+    }
+    return 0;
+}
+
+static int do_source(struct parse *p, struct words *ws)
+{
+    struct conf *c = p->c;
+    if (ws->n < 2) {
+        return fail(p, "%s: expected '%s ADDRESS [options]'", ws->w[0], ws->w[0]);
+    }
+    if (c->n_sources == CONF_MAX_SOURCES) {
+        return fail(p, "%s: too many sources (at most %d)", ws->w[0], CONF_MAX_SOURCES);
+    }
+    struct conf_source *s = &c->sources[c->n_sources];
+    memset(s, 0, sizeof(*s));
+    s->kind = strcmp(ws->w[0], "pool") == 0   ? CONF_SRC_POOL
+              : strcmp(ws->w[0], "peer") == 0 ? CONF_SRC_PEER
+                                              : CONF_SRC_SERVER;
+    if (strlen(ws->w[1]) >= sizeof(s->host)) {
+        return fail(p, "%s: '%s': name too long", ws->w[0], ws->w[1]);
+    }
+    strcpy(s->host, ws->w[1]);
+    s->port = CONF_DEFAULT_PORT;
+    s->minpoll = 6;
+    s->maxpoll = 10;
+    for (int i = 2; i < ws->n; i++) {
+        const char *w = ws->w[i];
+        long v;
+        if (strcmp(w, "iburst") == 0) {
+            s->flags |= CONF_SRC_IBURST;
+        } else if (strcmp(w, "burst") == 0) {
+            s->flags |= CONF_SRC_BURST;
+        } else if (strcmp(w, "prefer") == 0) {
+            s->flags |= CONF_SRC_PREFER;
+        } else if (strcmp(w, "noselect") == 0) {
+            s->flags |= CONF_SRC_NOSELECT;
+        } else if (strcmp(w, "true") == 0) {
+            s->flags |= CONF_SRC_TRUE;
+        } else if (strcmp(w, "minpoll") == 0 || strcmp(w, "maxpoll") == 0) {
+            if (need_arg(p, ws, i + 1, "a poll exponent") != 0 ||
+                parse_int(p, w, ws->w[i + 1], 0, 17, &v) != 0) {
+                return -1;
+            }
+            if (w[1] == 'i') {
+                s->minpoll = (int)v;
+            } else {
+                s->maxpoll = (int)v;
+            }
+            i++;
+        } else if (strcmp(w, "port") == 0) {
+            if (need_arg(p, ws, i + 1, "a port") != 0 ||
+                parse_int(p, "port", ws->w[i + 1], 1, 65535, &v) != 0) {
+                return -1;
+            }
+            s->port = (uint16_t)v;
+            i++;
+        } else if (strcmp(w, "key") == 0 || strcmp(w, "version") == 0 ||
+                   strcmp(w, "mode") == 0 || strcmp(w, "ttl") == 0 ||
+                   strcmp(w, "bias") == 0 || strcmp(w, "maxdelay") == 0 ||
+                   strcmp(w, "ca") == 0 || strcmp(w, "cert") == 0 ||
+                   strcmp(w, "aead") == 0 || strcmp(w, "refid") == 0 ||
+                   strcmp(w, "stratum") == 0 || strcmp(w, "path") == 0 ||
+                   strcmp(w, "ppspath") == 0 || strcmp(w, "baud") == 0 ||
+                   strcmp(w, "subtype") == 0 || strcmp(w, "unit") == 0 ||
+                   strcmp(w, "time1") == 0 || strcmp(w, "time2") == 0) {
+            if (need_arg(p, ws, i + 1, "a value") != 0) {
+                return -1;
+            }
+            warn(p, "%s: option '%s %s' not implemented yet; ignored", ws->w[0], w,
+                 ws->w[i + 1]);
+            i++;
+        } else if (strcmp(w, "autokey") == 0 || strcmp(w, "preempt") == 0 ||
+                   strcmp(w, "xleave") == 0 || strcmp(w, "nts") == 0 ||
+                   strcmp(w, "noval") == 0 || strcmp(w, "-4") == 0 ||
+                   strcmp(w, "-6") == 0 || strcmp(w, "dynamic") == 0 ||
+                   strcmp(w, "xmtnonce") == 0) {
+            warn(p, "%s: option '%s' not implemented yet; ignored", ws->w[0], w);
+        } else {
+            return fail(p, "%s: '%s': unknown option (expected iburst, burst, minpoll N, "
+                           "maxpoll N, prefer, noselect, true, port N, key N, ...)",
+                        ws->w[0], w);
+        }
+    }
+    if (s->minpoll > s->maxpoll) {
+        return fail(p, "%s %s: minpoll %d is above maxpoll %d", ws->w[0], s->host,
+                    s->minpoll, s->maxpoll);
+    }
+    c->n_sources++;
+    warn(p, "%s %s: upstream synchronization is not implemented yet; the source is recorded "
+            "but not polled", ws->w[0], s->host);
+    return 0;
+}
+
+static int load_file(struct parse *parent, struct conf *c, const char *path, int depth);
+
+static int do_includefile(struct parse *p, struct words *ws)
+{
+    char path[CONF_PATH_MAX];
+    if (ws->n != 2) {
+        return fail(p, "includefile: expected exactly one file name");
+    }
+    if (p->depth + 1 >= CONF_MAX_INCLUDE_DEPTH) {
+        return fail(p, "includefile: '%s': includes nested deeper than %d (a loop?)",
+                    ws->w[1], CONF_MAX_INCLUDE_DEPTH);
+    }
+    const char *inc = ws->w[1];
+    if (inc[0] != '/' && strchr(p->file, '/') != NULL) {
+        const char *slash = strrchr(p->file, '/');
+        int n = snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - p->file), p->file, inc);
+        if (n < 0 || (size_t)n >= sizeof(path)) {
+            return fail(p, "includefile: '%s': path too long", inc);
+        }
+    } else {
+        if (strlen(inc) >= sizeof(path)) {
+            return fail(p, "includefile: '%s': path too long", inc);
+        }
+        strcpy(path, inc);
+    }
+    return load_file(p, p->c, path, p->depth + 1);
+}
+
+typedef int (*handler_fn)(struct parse *p, struct words *ws);
+
+static const struct {
+    const char *name;
+    handler_fn fn;
+} handlers[] = {
+    { "listen", do_listen },       { "local", do_local },
+    { "clock", do_clock },         { "workers", do_workers },
+    { "pidfile", do_pidfile },     { "logfile", do_logfile },
+    { "includefile", do_includefile }, { "restrict", do_restrict },
+    { "discard", do_discard },     { "mru", do_mru },
+    { "server", do_source },       { "pool", do_source },
+    { "peer", do_source },
+};
+
+/* Directives of ntpd (4.2.8) and NTPsec that Stratum does not implement yet. */
+static const char *const known_unimplemented[] = {
+    "automax", "autokey", "broadcast", "broadcastclient", "broadcastdelay", "calldelay",
+    "controlkey", "crypto", "device", "disable", "driftfile", "dscp", "enable", "fudge",
+    "filegen", "ident", "interface", "keys", "keysdir", "leapfile", "leapsmearinterval",
+    "logconfig", "manycastclient", "manycastserver", "mdnstries", "multicastclient",
+    "nic", "nonvolatile", "nts", "ntpsigndsocket", "phone", "pps", "qos", "refclock",
+    "requestkey", "reset", "revoke", "rlimit", "saveconfigdir", "setvar", "statistics",
+    "statsdir", "tick", "tinker", "tos", "trap", "trustedkey", "ttl", "unpeer",
+    "unrestrict", NULL,
+};
+
+static int do_line(struct parse *p, char *line)
+{
+    struct words ws;
+    if (split(p, line, &ws) != 0) {
+        return -1;
+    }
+    if (ws.n == 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+        if (strcmp(ws.w[0], handlers[i].name) == 0) {
+            return handlers[i].fn(p, &ws);
+        }
+    }
+    for (int i = 0; known_unimplemented[i] != NULL; i++) {
+        if (strcmp(ws.w[0], known_unimplemented[i]) == 0) {
+            warn(p, "%s: not implemented yet; line ignored", ws.w[0]);
+            return 0;
+        }
+    }
+    return fail(p, "'%s': unknown directive", ws.w[0]);
+}
+
+static int parse_text(struct parse *p, const char *text, size_t len)
+{
+    char line[CONF_MAX_LINE];
+    size_t pos = 0;
+    p->line = 0;
+    while (pos < len) {
+        size_t start = pos;
+        while (pos < len && text[pos] != '\n') {
+            pos++;
+        }
+        size_t n = pos - start;
+        p->line++;
+        if (pos < len) {
+            pos++;
+        }
+        if (n >= sizeof(line)) {
+            return fail(p, "line longer than %d characters", CONF_MAX_LINE - 1);
+        }
+        memcpy(line, text + start, n);
+        line[n] = '\0';
+        if (memchr(line, '\0', n) != NULL) {
+            return fail(p, "NUL character in the file (is it a text file?)");
+        }
+        if (do_line(p, line) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int load_file(struct parse *parent, struct conf *c, const char *path, int depth)
+{
+    struct parse p = { .c = c, .file = path, .line = 0, .depth = depth };
+    p.err = parent != NULL ? parent->err : NULL;
+    p.errlen = parent != NULL ? parent->errlen : 0;
+
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (parent != NULL && parent->file != NULL) {
+            return fail(parent, "includefile: cannot open '%s': %s", path, strerror(errno));
+        }
+        snprintf(p.err, p.errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    int rc = -1;
+    if (buf == NULL) {
+        snprintf(p.err, p.errlen, "%s: out of memory", path);
+        fclose(f);
+        return -1;
+    }
+    for (;;) {
+        size_t r = fread(buf + len, 1, cap - len, f);
+        len += r;
+        if (r == 0) {
+            break;
+        }
+        if (len == cap) {
+            if (cap >= 16u * 1024 * 1024) {
+                snprintf(p.err, p.errlen, "%s: larger than 16 MiB", path);
+                goto out;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                snprintf(p.err, p.errlen, "%s: out of memory", path);
+                goto out;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (ferror(f)) {
+        snprintf(p.err, p.errlen, "%s: read error: %s", path, strerror(errno));
+        goto out;
+    }
+    rc = parse_text(&p, buf, len);
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+void conf_init(struct conf *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->clock = CLK_SYSTEM;
+    c->workers = 1;
+    acl_init(&c->acl);
+    c->rl.average_log2 = RL_DEFAULT_AVERAGE_LOG2;
+    c->rl.minimum_s = RL_DEFAULT_MINIMUM_S;
+    c->rl.burst = RL_DEFAULT_BURST;
+    c->rl_entries = CONF_DEFAULT_RL_ENTRIES;
+}
+
+int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
+{
+    struct parse root = { .c = c, .file = NULL, .err = err, .errlen = errlen };
+    return load_file(&root, c, path, 0);
+}
+
+int conf_load_string(struct conf *c, const char *name, const char *text, char *err,
+                     size_t errlen)
+{
+    struct parse p = { .c = c, .file = name, .depth = 0, .err = err, .errlen = errlen };
+    return parse_text(&p, text, strlen(text));
+}
+
+void conf_finish(struct conf *c)
+{
+    if (c->n_listen == 0) {
+        memset(&c->listen[0], 0, sizeof(c->listen[0]));
+        c->listen[0].addr.family = NET_IPV4;
+        c->listen[0].wildcard = true;
+        c->listen[0].port = CONF_DEFAULT_PORT;
+        c->listen[1] = c->listen[0];
+        c->listen[1].addr.family = NET_IPV6;
+        c->n_listen = 2;
+    }
+    acl_finish(&c->acl);
+}

@@ -1,3 +1,147 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* stub: to be written */
-extern int stratum_stub_server;
+/*
+ * server: one datagram in, at most one reply out, every outcome counted. The order of
+ * checks follows PROTOCOL-CHECKS.md: framing, access control, classification, rate
+ * limiting (requests only), then the reply.
+ */
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int server_ctx_init(struct server_ctx *s, const struct acl *acl, const struct rl_config *rl,
+                    uint32_t rl_entries, int8_t precision)
+{
+    uint8_t key[16];
+    memset(s, 0, sizeof(*s));
+    s->acl = acl;
+    s->precision = precision;
+    if (rng_fast_seed(&s->rng) != 0 || rng_bytes(key, sizeof(key)) != 0) {
+        return -1;
+    }
+    /* calloc: pages of the table are touched only as sources arrive, so an idle
+     * daemon's RSS does not pay for the table's full size. */
+    void *mem = calloc(1, rl_size(rl_entries));
+    if (mem == NULL) {
+        return -1;
+    }
+    s->rl = rl_init(mem, rl_entries, rl, key);
+    return 0;
+}
+
+void server_ctx_free(struct server_ctx *s)
+{
+    free(s->rl);
+    s->rl = NULL;
+}
+
+size_t server_handle(struct server_ctx *s, const struct srv_sys *sys, const uint8_t *req,
+                     size_t len, int truncated, const struct net_addr *src, uint16_t src_port,
+                     ntp_ts_t rx, int64_t now_ms, uint8_t *out, size_t cap)
+{
+    struct ntp_packet p;
+    uint8_t reply_mode;
+    enum pkt_reason why;
+    uint8_t leap, version, mode;
+
+    server_count(s, CNT_RECEIVED);
+    if (truncated) {
+        server_count(s, CNT_TRUNCATED);
+        server_count(s, CNT_BADFORMAT);
+        server_count(s, CNT_PKT_FIRST + PKT_ERR_LONG);
+        return 0;
+    }
+    pkt_peek(req, len, &leap, &version, &mode);
+    if (len > 0) {
+        server_count(s, CNT_MODE_FIRST + mode);
+        server_count(s, CNT_VERSION_FIRST + version);
+    }
+
+    uint32_t flags = acl_match(s->acl, src);
+    if ((flags & ACL_NTPPORT) != 0 && src_port != 123) {
+        /* ntpport: the rule matches only sources on port 123. Others fall back to the
+         * family default (ntpd would try the next less specific rule; close enough for
+         * a modifier that old configurations use only with default). */
+        flags = src->family == NET_IPV6 ? s->acl->default6 : s->acl->default4;
+    }
+    if ((flags & ACL_IGNORE) != 0) {
+        server_count(s, CNT_RESTRICTED);
+        return 0;
+    }
+
+    enum srv_drop d = srv_classify(req, len, src_port, &p, &reply_mode, &why);
+    server_count(s, CNT_SRV_FIRST + d);
+    if (d == SRV_DROP_FORMAT) {
+        server_count(s, CNT_BADFORMAT);
+        server_count(s, CNT_PKT_FIRST + why);
+        return 0;
+    }
+    if (d == SRV_DROP_AUTH) {
+        server_count(s, CNT_BADAUTH);
+        return 0;
+    }
+    if (d != SRV_ANSWER) {
+        server_count(s, CNT_DECLINED);
+        return 0;
+    }
+    server_count(s, p.version == 4 ? CNT_THISVER : CNT_OLDVER);
+
+    if ((flags & ACL_NOSERVE) != 0 ||
+        ((flags & ACL_VERSION) != 0 && p.version != 4)) {
+        server_count(s, CNT_RESTRICTED);
+        return 0;
+    }
+    if ((flags & ACL_LIMITED) != 0) {
+        enum rl_verdict v = rl_check(s->rl, src, now_ms);
+        if (v != RL_PASS) {
+            server_count(s, CNT_LIMITED);
+            if (v == RL_LIMITED_KOD && (flags & ACL_KOD) != 0) {
+                size_t n = srv_kod(&p, reply_mode, ntp_refid_from_ascii("RATE"), out, cap);
+                if (n > 0) {
+                    server_count(s, CNT_KODSENT);
+                }
+                return n <= len ? n : 0;
+            }
+            return 0;
+        }
+    }
+    size_t n = srv_reply(sys, &p, reply_mode, rx, (uint32_t)rng_fast_u64(&s->rng), out, cap);
+    if (n == 0 || n > len) {
+        /* Never larger than the request: cannot happen with 48-octet replies, checked
+         * anyway because it is the property that keeps us from being an amplifier. */
+        return 0;
+    }
+    server_count(s, CNT_PROCESSED);
+    return n;
+}
+
+uint64_t server_counter_sum(struct server_ctx *const *ctxs, unsigned n, unsigned i)
+{
+    uint64_t sum = 0;
+    for (unsigned k = 0; k < n; k++) {
+        sum += atomic_load_explicit(&ctxs[k]->cnt.v[i], memory_order_relaxed);
+    }
+    return sum;
+}
+
+const char *server_counter_name(unsigned i, char *buf, size_t size)
+{
+    static const char *const base[] = {
+        "ss_received", "ss_thisver", "ss_oldver", "ss_badformat", "ss_badauth",
+        "ss_declined", "ss_restricted", "ss_limited", "ss_kodsent", "ss_processed",
+        "truncated", "senderr",
+    };
+    if (i < CNT_MODE_FIRST) {
+        snprintf(buf, size, "%s", base[i]);
+    } else if (i < CNT_VERSION_FIRST) {
+        snprintf(buf, size, "mode%u", i - CNT_MODE_FIRST);
+    } else if (i < CNT_PKT_FIRST) {
+        snprintf(buf, size, "version%u", i - CNT_VERSION_FIRST);
+    } else if (i < CNT_SRV_FIRST) {
+        snprintf(buf, size, "pkt_%s", pkt_reason_name((enum pkt_reason)(i - CNT_PKT_FIRST)));
+    } else {
+        snprintf(buf, size, "srv_%s", srv_drop_name((enum srv_drop)(i - CNT_SRV_FIRST)));
+    }
+    return buf;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * clock: the one interface through which Stratum reads and corrects the clock it keeps.
+ * Backends: system (the real clock; reading here, corrections arrive with the
+ * synchronization work), sim (a virtual clock for tests and dry runs), none (observe
+ * only; never corrects). ONLY this folder may call what can change the system clock.
+ */
+#ifndef STRATUM_CLOCK_H
+#define STRATUM_CLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum clk_kind { CLK_SYSTEM = 0, CLK_SIM, CLK_NONE };
+
+struct clk_sim_params {
+    bool start_set;             /* false: virtual time starts at the real time */
+    int64_t start_unix_sec;     /* virtual time at start */
+    double freq_ppm;            /* simulated frequency error of the virtual clock */
+};
+
+/* What was done to the clock so far (for status and tests). */
+struct clk_stats {
+    uint64_t steps;
+    double last_step;           /* signed s */
+    double total_adjust;        /* sum of |corrections|, s */
+    double freq_ppm;
+};
+
+struct clk;
+
+/* Opens a backend. sim may be NULL for kinds other than CLK_SIM. Returns NULL and a
+ * message in err on failure. */
+struct clk *clk_open(enum clk_kind kind, const struct clk_sim_params *sim, char *err,
+                     size_t errlen);
+void clk_close(struct clk *c);
+
+/* The time of this clock. Thread-safe; cheap (one clock_gettime plus arithmetic). */
+void clk_now(struct clk *c, struct timespec *out);
+
+/* Converts a CLOCK_REALTIME reading taken by the kernel (a receive timestamp) into this
+ * clock's time. Thread-safe. */
+void clk_from_system(struct clk *c, const struct timespec *sys, struct timespec *out);
+
+/* Steps the clock by offset seconds. Returns 0, or -1 with err set (none: refused). */
+int clk_step(struct clk *c, double offset, char *err, size_t errlen);
+
+/* Measured precision: log2 of the smallest interval between two distinct readings,
+ * rounded up (RFC 5905 sec. 7.3 "precision"), in -30..0. */
+int8_t clk_measure_precision(struct clk *c);
+
+void clk_get_stats(struct clk *c, struct clk_stats *out);
+const char *clk_name(const struct clk *c);
+enum clk_kind clk_kind_of(const struct clk *c);
+
+/* Parses "system", "sim", "none". Returns 0 or -1. */
+int clk_kind_parse(const char *word, enum clk_kind *out);
+
+#endif

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * clock_impl: the table of operations each clock backend fills in (private to
+ * src/clock).
+ */
+#ifndef STRATUM_CLOCK_IMPL_H
+#define STRATUM_CLOCK_IMPL_H
+
+#include <stdatomic.h>
+
+#include "clock.h"
+
+struct clk_ops {
+    const char *name;
+    void (*now)(struct clk *c, struct timespec *out);
+    void (*from_system)(struct clk *c, const struct timespec *sys, struct timespec *out);
+    int (*step)(struct clk *c, double offset, char *err, size_t errlen);
+};
+
+struct clk {
+    const struct clk_ops *ops;
+    enum clk_kind kind;
+    /* sim: virtual = start + (mono - mono0) * (1 + freq) + corr */
+    struct timespec sim_start;
+    struct timespec mono0;
+    double sim_freq;                /* fraction, not ppm */
+    _Atomic int64_t corr_ns;        /* all steps so far */
+    /* statistics, written by the engine thread only */
+    _Atomic uint64_t steps;
+    _Atomic int64_t last_step_ns;
+    _Atomic int64_t total_adjust_ns;
+};
+
+extern const struct clk_ops clk_ops_system;
+extern const struct clk_ops clk_ops_sim;
+extern const struct clk_ops clk_ops_none;
+
+/* Shared by backends: CLOCK_REALTIME as-is. */
+void clk_read_realtime(struct clk *c, struct timespec *out);
+void clk_identity(struct clk *c, const struct timespec *sys, struct timespec *out);
+
+#endif

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * conf: the stratumd configuration file, in the ntp.conf dialect. Every directive that
+ * ntpd or NTPsec knows is parsed; one Stratum does not implement yet is reported as a
+ * warning with file:line and ignored; a word no NTP daemon knows is an error. Errors
+ * carry file:line, the offending word and what was expected. No global state.
+ */
+#ifndef STRATUM_CONF_H
+#define STRATUM_CONF_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock/clock.h"
+#include "core/acl.h"
+#include "core/netaddr.h"
+#include "core/ratelimit.h"
+
+#define CONF_MAX_LISTEN 32
+#define CONF_MAX_SOURCES 64
+#define CONF_MAX_INCLUDE_DEPTH 8
+#define CONF_MAX_WORKERS 64
+#define CONF_PATH_MAX 4096
+#define CONF_DEFAULT_PORT 123
+#define CONF_DEFAULT_RL_ENTRIES 16384
+
+struct conf_listen {
+    struct net_addr addr;       /* family set; bytes zero when wildcard */
+    bool wildcard;
+    uint16_t port;
+};
+
+enum conf_source_kind { CONF_SRC_SERVER, CONF_SRC_POOL, CONF_SRC_PEER };
+
+enum conf_source_flag {
+    CONF_SRC_IBURST = 1u << 0,
+    CONF_SRC_BURST = 1u << 1,
+    CONF_SRC_PREFER = 1u << 2,
+    CONF_SRC_NOSELECT = 1u << 3,
+    CONF_SRC_TRUE = 1u << 4,
+};
+
+struct conf_source {
+    enum conf_source_kind kind;
+    char host[256];
+    uint16_t port;
+    int minpoll;
+    int maxpoll;
+    unsigned flags;
+};
+
+/* Receives each warning ("FILE:LINE: ..."), e.g. to log it. */
+typedef void (*conf_warn_fn)(void *arg, const char *msg);
+
+struct conf {
+    struct conf_listen listen[CONF_MAX_LISTEN];
+    unsigned n_listen;
+    int local_stratum;          /* 0: not configured */
+    enum clk_kind clock;
+    struct clk_sim_params sim;
+    int workers;
+    char pidfile[CONF_PATH_MAX];
+    char logfile[CONF_PATH_MAX];
+    struct acl acl;
+    struct rl_config rl;
+    uint32_t rl_entries;
+    struct conf_source sources[CONF_MAX_SOURCES];
+    unsigned n_sources;
+    unsigned n_warnings;
+
+    conf_warn_fn warn;
+    void *warn_arg;
+};
+
+/* Defaults: no listen entries yet (conf_finish adds the wildcards), clock system,
+ * workers 1, rate limiting per RL_DEFAULT_*, everything allowed. */
+void conf_init(struct conf *c);
+
+/* Parses a file (and what it includes). Returns 0, or -1 with "FILE:LINE: ..." in err. */
+int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen);
+
+/* Parses text as if it were the file `name` (tests, fuzzing; includefile is resolved
+ * relative to the current directory). */
+int conf_load_string(struct conf *c, const char *name, const char *text, char *err,
+                     size_t errlen);
+
+/* Fills what nothing configured: listen on the wildcards of both families, port 123;
+ * orders the ACL. Call once after loading. */
+void conf_finish(struct conf *c);
+
+#endif
