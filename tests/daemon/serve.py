@@ -1,0 +1,561 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""Behaviour tests of a running stratumd on loopback: what it answers, how, and what it
+never answers. Each test starts its own daemon (clock none or sim, CAP_SYS_TIME removed
+from the bounding set) on a free port and stops it by PID.
+
+Usage: serve.py STRATUMD TEST_NAME   (or 'list')
+"""
+import os
+import random
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+NTP_UNIX = 2208988800
+STRATUMD = None
+
+
+def fail(msg):
+    raise AssertionError(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def free_port(family=socket.AF_INET, addr="127.0.0.1"):
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    s.bind((addr, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def ntp_now():
+    t = time.time()
+    return (int(t) + NTP_UNIX) << 32 | int((t % 1) * 2**32)
+
+
+def req(vn=4, mode=3, xmt=None, li=0, stratum=0, poll=6, extra=b""):
+    if xmt is None:
+        xmt = random.getrandbits(64)
+    return struct.pack(">BBbbIII4Q", (li << 6) | (vn << 3) | mode, stratum, poll, 0, 0, 0,
+                       0, 0, 0, 0, xmt) + extra
+
+
+def decode(b):
+    check(len(b) >= 48, "reply shorter than 48: %d" % len(b))
+    f = struct.unpack(">BBbbIII4Q", b[:48])
+    return {
+        "li": f[0] >> 6, "vn": (f[0] >> 3) & 7, "mode": f[0] & 7, "stratum": f[1],
+        "poll": f[2], "precision": f[3], "rootdelay": f[4] / 65536.0,
+        "rootdisp": f[5] / 65536.0, "refid": f[6], "ref": f[7], "org": f[8], "rec": f[9],
+        "xmt": f[10], "len": len(b),
+    }
+
+
+class Daemon:
+    def __init__(self, conf, family=socket.AF_INET, expect_fail=False):
+        self.dir = tempfile.mkdtemp(prefix="stratumd-test-")
+        self.conf_path = os.path.join(self.dir, "stratum.conf")
+        self.log_path = os.path.join(self.dir, "stratumd.log")
+        with open(self.conf_path, "w") as f:
+            f.write(conf)
+        self.proc = None
+        self.expect_fail = expect_fail
+
+    def start(self, extra_args=()):
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            ["setpriv", "--bounding-set=-sys_time", STRATUMD, "-c", self.conf_path, "-d"]
+            + list(extra_args), stdout=logf, stderr=logf)
+        logf.close()
+        if self.expect_fail:
+            return self
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if "PROTO: ready" in self.log():
+                return self
+            if self.proc.poll() is not None:
+                fail("stratumd exited %d at start:\n%s" % (self.proc.returncode, self.log()))
+            time.sleep(0.02)
+        fail("stratumd not ready after 10 s:\n" + self.log())
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def counters(self):
+        """Asks for the counters (SIGUSR1) and returns the newest line as a dict."""
+        before = self.log().count("PROTO: counters")
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            text = self.log()
+            if text.count("PROTO: counters") > before:
+                line = [l for l in text.splitlines() if "PROTO: counters" in l][-1]
+                return {k: int(v) for k, v in re.findall(r"(\S+)=(\d+)", line)}
+            time.sleep(0.02)
+        fail("no counters line after SIGUSR1:\n" + text)
+
+    def wait_exit(self, timeout=10):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            fail("stratumd did not exit within %d s" % timeout)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            rc = self.wait_exit()
+            check(rc == 0, "stratumd exit status %d on SIGTERM:\n%s" % (rc, self.log()))
+
+
+def exchange(port, packet, addr="127.0.0.1", family=socket.AF_INET, src=None, timeout=1.0,
+             sock=None):
+    """Sends one datagram; returns the reply bytes or None after timeout."""
+    own = sock is None
+    if own:
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        if src is not None:
+            sock.bind((src, 0))
+    sock.settimeout(timeout)
+    try:
+        sock.sendto(packet, (addr, port))
+        data, frm = sock.recvfrom(4096)
+        return data
+    except socket.timeout:
+        return None
+    finally:
+        if own:
+            sock.close()
+
+
+def base_conf(port, extra="", addr="127.0.0.1", workers=1, local=3):
+    conf = "listen %s port %d\nclock none\nworkers %d\n" % (addr, port, workers)
+    if local:
+        conf += "local stratum %d\n" % local
+    return conf + extra
+
+
+# ---------------------------------------------------------------- tests
+
+def t_reply_fields():
+    for workers in (0, 1, 2):
+        port = free_port()
+        d = Daemon(base_conf(port, workers=workers)).start()
+        try:
+            for vn in (2, 3, 4):
+                x = random.getrandbits(64)
+                t0 = ntp_now()
+                r = exchange(port, req(vn=vn, xmt=x))
+                t1 = ntp_now()
+                check(r is not None, "no reply to v%d (workers %d)" % (vn, workers))
+                p = decode(r)
+                check(p["len"] == 48, "reply length %d" % p["len"])
+                check(p["vn"] == vn, "version %d, want %d" % (p["vn"], vn))
+                check(p["mode"] == 4, "mode %d" % p["mode"])
+                check(p["li"] == 0 and p["stratum"] == 3, "li %d stratum %d" % (p["li"], p["stratum"]))
+                check(p["refid"] == 0x4C4F434C, "refid %08x" % p["refid"])
+                check(p["org"] == x, "origin not echoed")
+                check(p["poll"] == 6, "poll %d" % p["poll"])
+                check(-30 <= p["precision"] <= -10, "precision %d" % p["precision"])
+                slack = 1 << 32  # 1 s: the clocks are the same; this only catches garbage
+                check(t0 - slack <= p["rec"] <= p["xmt"] <= t1 + slack,
+                      "timestamps out of order or range")
+                check(p["ref"] != 0 and p["ref"] <= p["xmt"], "reference time")
+                check(p["rootdisp"] < 0.01, "root dispersion %f" % p["rootdisp"])
+        finally:
+            d.stop()
+
+
+def t_ntpv1_answered_as_v1():
+    port = free_port()
+    d = Daemon(base_conf(port)).start()
+    try:
+        for mode in (0, 3):
+            x = random.getrandbits(64)
+            r = exchange(port, req(vn=1, mode=mode, xmt=x))
+            check(r is not None, "no reply to NTPv1 mode %d" % mode)
+            p = decode(r)
+            check(p["vn"] == 1 and p["mode"] == 4 and p["org"] == x,
+                  "v1 reply vn %d mode %d" % (p["vn"], p["mode"]))
+    finally:
+        d.stop()
+
+
+def t_symmetric_active_stateless():
+    port = free_port()
+    d = Daemon(base_conf(port)).start()
+    try:
+        x = random.getrandbits(64)
+        r = exchange(port, req(vn=4, mode=1, xmt=x, stratum=2))
+        check(r is not None, "no reply to mode 1")
+        p = decode(r)
+        check(p["mode"] == 2 and p["org"] == x, "mode %d" % p["mode"])
+        c = d.counters()
+        check(c.get("mode1") == 1 and c["ss_processed"] == 1, "counters %s" % c)
+    finally:
+        d.stop()
+
+
+def t_unsynchronized():
+    port = free_port()
+    d = Daemon(base_conf(port, local=0)).start()
+    try:
+        r = exchange(port, req())
+        check(r is not None, "no reply")
+        p = decode(r)
+        check(p["li"] == 3 and p["stratum"] == 16, "li %d stratum %d" % (p["li"], p["stratum"]))
+        check(p["ref"] == 0, "reference time set while unsynchronized")
+    finally:
+        d.stop()
+
+
+HOSTILE = [
+    # (name, packet, counter that must grow)
+    ("mode2", lambda: req(mode=2), "ss_declined"),
+    ("mode4", lambda: req(mode=4), "ss_declined"),
+    ("mode5", lambda: req(mode=5), "ss_declined"),
+    ("mode6", lambda: bytes([0x16, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), "ss_declined"),
+    ("mode7", lambda: bytes([0x17, 0, 3, 0x2a]) + bytes(44), "ss_declined"),
+    ("mode0v4", lambda: req(mode=0), "ss_declined"),
+    ("version0", lambda: req(vn=0), "ss_badformat"),
+    ("version5", lambda: req(vn=5), "ss_badformat"),
+    ("version7", lambda: req(vn=7), "ss_badformat"),
+    ("short", lambda: req()[:47], "ss_badformat"),
+    ("empty", lambda: b"", "ss_badformat"),
+    ("unaligned", lambda: req() + b"\0\0", "ss_badformat"),
+    ("oversized", lambda: req() + bytes(1952), "ss_badformat"),
+    ("ef_badlen", lambda: req(extra=struct.pack(">HH", 0x104, 18) + bytes(28)), "ss_badformat"),
+    ("ef_truncated", lambda: req(extra=struct.pack(">HH", 0x104, 400) + bytes(28)), "ss_badformat"),
+    ("ef_last_short", lambda: req(extra=struct.pack(">HH", 0x104, 16) + bytes(12)), "ss_badformat"),
+    ("trailer_8", lambda: req(extra=bytes(8)), "ss_badformat"),
+    ("mac_md5", lambda: req(extra=struct.pack(">I", 1) + bytes(16)), "ss_badauth"),
+    ("mac_sha1", lambda: req(extra=struct.pack(">I", 1) + bytes(20)), "ss_badauth"),
+    ("crypto_nak", lambda: req(extra=bytes(4)), "ss_badauth"),
+    ("v3_mac", lambda: req(vn=3, extra=struct.pack(">I", 1) + bytes(16)), "ss_badauth"),
+]
+
+
+def t_never_answers_hostile():
+    for workers in (0, 1):
+        port = free_port()
+        d = Daemon(base_conf(port, workers=workers)).start()
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            for name, make, counter in HOSTILE:
+                before = d.counters()
+                sock.sendto(make(), ("127.0.0.1", port))
+                sock.settimeout(0.3)
+                try:
+                    data = sock.recv(4096)
+                    fail("%s was answered (%d octets)" % (name, len(data)))
+                except socket.timeout:
+                    pass
+                after = d.counters()
+                check(after["ss_received"] == before["ss_received"] + 1,
+                      "%s: ss_received did not grow by 1" % name)
+                check(after[counter] == before[counter] + 1,
+                      "%s: %s %d -> %d" % (name, counter, before[counter], after[counter]))
+                check(after["ss_processed"] == before["ss_processed"], "%s processed" % name)
+            # Still serving after all that.
+            check(exchange(port, req(), sock=sock) is not None, "no reply after hostile input")
+            c = d.counters()
+            check(c.get("pkt_short", 0) >= 2 and c.get("pkt_ef-length", 0) == 1 and
+                  c.get("pkt_ef-truncated", 0) == 1 and c.get("pkt_long", 0) == 1,
+                  "reasons not counted: %s" % c)
+            sock.close()
+        finally:
+            d.stop()
+
+
+def t_random_garbage():
+    """Thousands of random datagrams (bounded): no crash, no reply larger than the
+    request, every datagram counted."""
+    port = free_port()
+    d = Daemon(base_conf(port, workers=1)).start()
+    rnd = random.Random(1234)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)   # SO_RCVBUFFORCE (root)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    sock.setblocking(False)
+    sent = {}
+    n = 3000
+    try:
+        for i in range(n):
+            valid = rnd.random() < 0.3
+            size = 48 if valid else rnd.choice([0, 1, 12, 47, 48, 52, 64, 68, 72, 76, 96, 200,
+                                                 1100, 1500])
+            body = bytearray(rnd.getrandbits(8) for _ in range(size))
+            if valid:
+                body[0] = (rnd.randrange(4) << 6) | (4 << 3) | 3
+                body[40:48] = struct.pack(">Q", i + 1)
+            elif size >= 48 and rnd.random() < 0.5:
+                # Mostly valid headers so that deeper paths are reached.
+                body[0] = (rnd.randrange(4) << 6) | (rnd.randrange(8) << 3) | rnd.choice([1, 3, 3, 3, 0])
+                body[40:48] = struct.pack(">Q", i + 1)
+            if size >= 48:
+                sent[struct.unpack(">Q", bytes(body[40:48]))[0]] = size
+            try:
+                sock.sendto(bytes(body), ("127.0.0.1", port))
+            except BlockingIOError:
+                time.sleep(0.01)
+            if i % 200 == 0:
+                time.sleep(0.005)
+        deadline = time.time() + 3
+        replies = 0
+        while time.time() < deadline:
+            try:
+                data = sock.recv(4096)
+            except BlockingIOError:
+                time.sleep(0.02)
+                continue
+            replies += 1
+            check(len(data) == 48, "reply of %d octets" % len(data))
+            org = struct.unpack(">Q", data[24:32])[0]
+            check(org in sent, "reply to a request never sent")
+            check(len(data) <= sent[org], "reply larger than its request")
+        c = d.counters()
+        check(c["ss_received"] == n, "ss_received %d, sent %d" % (c["ss_received"], n))
+        accounted = (c["ss_processed"] + c["ss_badformat"] + c["ss_badauth"] + c["ss_declined"]
+                     + c["ss_restricted"] + c["ss_limited"])
+        check(accounted == n, "counted %d of %d: %s" % (accounted, n, c))
+        check(c["ss_processed"] == replies, "processed %d, replies seen %d" % (c["ss_processed"], replies))
+        check(replies >= n // 4, "only %d replies: the valid-looking requests were not answered" % replies)
+        check(exchange(port, req()) is not None, "no reply after garbage")
+    finally:
+        sock.close()
+        d.stop()
+
+
+def t_rate_limit_kod():
+    for workers in (0, 2):
+        port = free_port()
+        d = Daemon(base_conf(port, workers=workers,
+                             extra="restrict default limited kod\ndiscard average 3 minimum 2\n")).start()
+        try:
+            answers = kods = silent = 0
+            # Each request from a new source port: limits are per address, not per port.
+            for i in range(30):
+                r = exchange(port, req(), timeout=0.3)
+                if r is None:
+                    silent += 1
+                    continue
+                p = decode(r)
+                if p["stratum"] == 0:
+                    check(p["li"] == 3 and struct.pack(">I", p["refid"]) == b"RATE",
+                          "bad KoD: li %d refid %08x" % (p["li"], p["refid"]))
+                    kods += 1
+                else:
+                    answers += 1
+            check(1 <= answers <= 10, "answered %d of 30 back-to-back requests (workers %d)"
+                  % (answers, workers))
+            check(kods >= 1, "no RATE KoD (workers %d)" % workers)
+            check(kods <= 3, "%d KoDs: KoDs are not rate limited" % kods)
+            check(silent >= 15, "only %d dropped" % silent)
+            c = d.counters()
+            check(c["ss_limited"] == kods + silent, "ss_limited %d" % c["ss_limited"])
+            check(c["ss_kodsent"] == kods, "ss_kodsent %d" % c["ss_kodsent"])
+            # Another address is not affected.
+            r = exchange(port, req(), src="127.0.0.2")
+            check(r is not None and decode(r)["stratum"] == 3, "127.0.0.2 limited too")
+        finally:
+            d.stop()
+
+
+def t_restrict():
+    port = free_port()
+    conf = base_conf(port, addr="0.0.0.0", extra=(
+        "restrict default ignore\n"
+        "restrict 127.0.0.0/29\n"
+        "restrict 127.0.0.3 noserve\n"
+        "restrict 127.0.0.4 mask 255.255.255.255 version\n"))
+    d = Daemon(conf).start()
+    try:
+        check(exchange(port, req(), src="127.0.0.1") is not None, "127.0.0.1 refused")
+        check(exchange(port, req(), src="127.0.0.2") is not None, "127.0.0.2 refused")
+        check(exchange(port, req(), src="127.0.0.3", timeout=0.3) is None, "noserve answered")
+        check(exchange(port, req(), src="127.0.0.9", timeout=0.3) is None, "ignore answered")
+        check(exchange(port, req(vn=3), src="127.0.0.4", timeout=0.3) is None, "version: v3 answered")
+        check(exchange(port, req(vn=4), src="127.0.0.4") is not None, "version: v4 refused")
+        c = d.counters()
+        check(c["ss_restricted"] == 3, "ss_restricted %d" % c["ss_restricted"])
+    finally:
+        d.stop()
+
+
+def t_reply_from_destination_address():
+    """On a wildcard socket the reply leaves from the address the request was sent to."""
+    port = free_port()
+    d = Daemon(base_conf(port, addr="0.0.0.0")).start()
+    try:
+        for dst in ("127.0.0.1", "127.0.0.5", "127.1.2.3"):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(1)
+            s.sendto(req(), (dst, port))
+            data, frm = s.recvfrom(100)
+            s.close()
+            check(frm[0] == dst, "request to %s answered from %s" % (dst, frm[0]))
+    finally:
+        d.stop()
+
+
+def t_ipv6():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+        s.close()
+    except OSError:
+        print("SKIP: no IPv6 loopback")
+        sys.exit(77)
+    for workers in (0, 2):
+        d = Daemon(base_conf(port, addr="::1", workers=workers)).start()
+        try:
+            r = exchange(port, req(), addr="::1", family=socket.AF_INET6)
+            check(r is not None and decode(r)["stratum"] == 3, "no IPv6 reply")
+        finally:
+            d.stop()
+    d = Daemon("listen :: port %d\nlisten 0.0.0.0 port %d\nlocal stratum 4\nclock none\n"
+               % (port, port)).start()
+    try:
+        check(exchange(port, req(), addr="::1", family=socket.AF_INET6) is not None, "v6 wildcard")
+        check(exchange(port, req(), addr="127.0.0.1") is not None, "v4 wildcard")
+    finally:
+        d.stop()
+
+
+def t_sim_clock_era1():
+    """clock sim starting just before the 2036 era rollover: served times cross it."""
+    port = free_port()
+    start = 2085978496 - 2   # 2036-02-07T06:28:14Z, two seconds before NTP era 1
+    d = Daemon("listen 127.0.0.1 port %d\nlocal stratum 2\nclock sim start %d\n" % (port, start)).start()
+    try:
+        deadline = time.time() + 10
+        seen_era0 = seen_era1 = False
+        while time.time() < deadline and not seen_era1:
+            r = exchange(port, req())
+            check(r is not None, "no reply")
+            p = decode(r)
+            secs = p["xmt"] >> 32
+            if secs >= 0xFFFFFF00:
+                seen_era0 = True
+            elif secs < 100:
+                seen_era1 = True
+            else:
+                fail("transmit second %d is neither just before nor after the rollover" % secs)
+            time.sleep(0.2)
+        check(seen_era1, "never crossed into era 1")
+        c = d.counters()
+        check(c["ss_processed"] >= 1, "counters")
+    finally:
+        d.stop()
+
+
+def t_config_errors():
+    cases = [
+        ("frobnicate 1\n", "frobnicate"),
+        ("listen 127.0.0.1 port 99999\n", "99999"),
+        ("local stratum 16\n", "16"),
+        ("restrict default bogusflag\n", "bogusflag"),
+        ("listen not-an-address\n", "not-an-address"),
+        ("workers many\n", "many"),
+    ]
+    for text, word in cases:
+        d = Daemon("clock none\n" + text, expect_fail=True)
+        d.start()
+        rc = d.wait_exit()
+        log = d.log()
+        check(rc == 1, "exit %d for %r" % (rc, text))
+        check(re.search(re.escape(d.conf_path) + r":2: ", log) is not None,
+              "no file:line in %r" % log)
+        check(word in log, "offending word %r not in %r" % (word, log))
+    # A missing config file.
+    p = subprocess.run([STRATUMD, "-c", "/nonexistent/stratum.conf", "-d"], capture_output=True,
+                       text=True, timeout=10)
+    check(p.returncode == 1 and "/nonexistent/stratum.conf" in p.stderr, "missing file: %r" % p.stderr)
+    # Unimplemented-but-known directives warn and the daemon starts.
+    port = free_port()
+    d = Daemon(base_conf(port, extra="driftfile /tmp/x.drift\ntos minsane 1\n")).start()
+    try:
+        check(re.search(r"stratum\.conf:5: driftfile: not implemented", d.log()) is not None,
+              "no warning for driftfile:\n" + d.log())
+    finally:
+        d.stop()
+    # --check
+    p = subprocess.run([STRATUMD, "-c", d.conf_path, "--check"], capture_output=True, text=True,
+                       timeout=10)
+    check(p.returncode == 0 and "configuration OK" in p.stdout, "--check: %r" % p.stdout)
+
+
+def t_pidfile_lock():
+    port = free_port()
+    d1 = Daemon(base_conf(port) + "pidfile PIDFILE\n")
+    pidfile = os.path.join(d1.dir, "stratumd.pid")
+    with open(d1.conf_path, "w") as f:
+        f.write(base_conf(port) + "pidfile %s\n" % pidfile)
+    d1.start()
+    try:
+        with open(pidfile) as f:
+            check(int(f.read().strip()) == d1.proc.pid, "pidfile content")
+        d2 = Daemon(open(d1.conf_path).read(), expect_fail=True)
+        d2.start()
+        rc = d2.wait_exit()
+        check(rc == 1 and "another stratumd is running" in d2.log(),
+              "second daemon: rc %d log %r" % (rc, d2.log()))
+    finally:
+        d1.stop()
+    check(not os.path.exists(pidfile), "pidfile left behind")
+
+
+def t_sigterm_clean_exit():
+    port = free_port()
+    d = Daemon(base_conf(port, workers=4)).start()
+    for _ in range(20):
+        exchange(port, req())
+    d.proc.send_signal(signal.SIGINT)
+    rc = d.wait_exit()
+    check(rc == 0, "exit %d" % rc)
+    check("PROTO: counters" in d.log() and "ss_processed=20" in d.log(), "final counters")
+
+
+TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
+
+
+def main():
+    global STRATUMD
+    if len(sys.argv) != 3:
+        print(__doc__)
+        sys.exit(2)
+    STRATUMD = os.path.abspath(sys.argv[1])
+    if sys.argv[2] == "list":
+        print("\n".join(TESTS))
+        return
+    random.seed()
+    try:
+        TESTS[sys.argv[2]]()
+    except AssertionError as e:
+        print("FAIL %s: %s" % (sys.argv[2], e))
+        sys.exit(1)
+    print("ok %s" % sys.argv[2])
+
+
+if __name__ == "__main__":
+    main()
