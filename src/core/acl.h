@@ -57,8 +57,13 @@ int acl_add(struct acl *acl, const struct net_addr *net, unsigned prefix_len, ui
 /* Orders the rules for acl_match; call after the last acl_add. */
 void acl_finish(struct acl *acl);
 
-/* Flags for a source: the most specific rule's flags, else the family default. */
+/* Flags for a source: the most specific rule's flags, else the family default. Every
+ * rule applies, ACL_NTPPORT ones included (use acl_match_port when the port is known). */
 uint32_t acl_match(const struct acl *acl, const struct net_addr *src);
+
+/* As acl_match for a source port: a rule with ACL_NTPPORT applies only to port 123, and
+ * for other ports the next less specific rule decides, as ntpd's `ntpport` does. */
+uint32_t acl_match_port(const struct acl *acl, const struct net_addr *src, uint16_t port);
 
 /* Parses one flag word ("noserve") into *flag. Returns 0, or -1 if the word is not a
  * restrict flag. Words that are restrict syntax but not flags ("mask", "default",
