@@ -152,17 +152,34 @@ static int copy_path(struct parse *p, const struct words *ws, char *dst)
     return 0;
 }
 
+/* IPv4-mapped IPv6 (::ffff:a.b.c.d) to IPv4: the I/O layer hands the core mapped
+ * sources as IPv4, so rules and addresses must be written the same way to match. */
+static void unmap(struct net_addr *a)
+{
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    if (a->family == NET_IPV6 && memcmp(a->bytes, mapped, 12) == 0) {
+        uint8_t v4[4];
+        memcpy(v4, a->bytes + 12, 4);
+        memset(a->bytes, 0, sizeof(a->bytes));
+        memcpy(a->bytes, v4, 4);
+        a->family = NET_IPV4;
+    }
+}
+
 /* Accepts "1.2.3.4", "::1", "[::1]". */
 static int parse_addr(const char *word, struct net_addr *out)
 {
     char tmp[64];
     size_t n = strlen(word);
+    int r;
     if (n >= 2 && word[0] == '[' && word[n - 1] == ']' && n - 2 < sizeof(tmp)) {
         memcpy(tmp, word + 1, n - 2);
         tmp[n - 2] = '\0';
-        return net_addr_parse(tmp, out);
+        r = net_addr_parse(tmp, out);
+    } else {
+        r = net_addr_parse(word, out);
     }
-    return net_addr_parse(word, out);
+    return r;
 }
 
 static int add_listen(struct parse *p, const struct net_addr *a, bool wildcard, uint16_t port)
@@ -330,6 +347,16 @@ static int do_restrict(struct parse *p, struct words *ws)
                 return -1;
             }
             prefix = (int)v;
+        }
+        if (net.family == NET_IPV6 && (prefix < 0 || prefix >= 96)) {
+            struct net_addr before = net;
+            unmap(&net);
+            if (net.family != before.family) {
+                if (prefix >= 96) {
+                    prefix -= 96;
+                }
+                maxlen = 32;
+            }
         }
         if (i < ws->n && strcmp(ws->w[i], "mask") == 0) {
             struct net_addr m;

@@ -109,6 +109,13 @@ struct engine *engine_new(const struct conf *conf, struct clk *clk, char *err, s
     e->clk = clk;
     e->stop_pipe[0] = e->stop_pipe[1] = -1;
     e->nworkers = (unsigned)conf->workers;
+    if (e->nworkers > 1 && !udp_steer_available()) {
+        /* Per-source rate limits live in each worker; without steering by source a
+         * client could dodge them by changing ports. One worker keeps them whole. */
+        log_msg(LOGL_WARN, "IO: this kernel cannot steer SO_REUSEPORT groups by source "
+                           "address; using 1 worker instead of %u", e->nworkers);
+        e->nworkers = 1;
+    }
     e->precision = clk_measure_precision(clk);
     refresh_state(e);
     snapshot_init(&e->snap, &e->sys);
@@ -131,8 +138,11 @@ struct engine *engine_new(const struct conf *conf, struct clk *clk, char *err, s
         }
         if (e->nworkers > 1 &&
             udp_steer_by_source(e->fds[e->nfds - per], li->addr.family, per) != 0) {
-            log_msg(LOGL_WARN, "IO: cannot steer by source address (%s): per-client rate "
-                               "limits are per worker", strerror(errno));
+            snprintf(err, errlen, "cannot steer %s by source address: %s",
+                     udp_describe(li->wildcard ? NULL : &li->addr, li->addr.family, li->port,
+                                  (char[80]){ 0 }, 80), strerror(errno));
+            engine_free(e);
+            return NULL;
         }
         char desc[80];
         log_msg(LOGL_NOTICE, "IO: listening on %s",

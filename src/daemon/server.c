@@ -58,13 +58,7 @@ size_t server_handle(struct server_ctx *s, const struct srv_sys *sys, const uint
         server_count(s, CNT_VERSION_FIRST + version);
     }
 
-    uint32_t flags = acl_match(s->acl, src);
-    if ((flags & ACL_NTPPORT) != 0 && src_port != 123) {
-        /* ntpport: the rule matches only sources on port 123. Others fall back to the
-         * family default (ntpd would try the next less specific rule; close enough for
-         * a modifier that old configurations use only with default). */
-        flags = src->family == NET_IPV6 ? s->acl->default6 : s->acl->default4;
-    }
+    uint32_t flags = acl_match_port(s->acl, src, src_port);
     if ((flags & ACL_IGNORE) != 0) {
         server_count(s, CNT_RESTRICTED);
         return 0;

@@ -229,6 +229,34 @@ int udp_steer_by_source(int fd, int family, unsigned n)
     return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
 }
 
+bool udp_steer_available(void)
+{
+    struct net_addr lo;
+    char err[160];
+    bool ok = false;
+
+    memset(&lo, 0, sizeof(lo));
+    lo.family = NET_IPV4;
+    lo.bytes[0] = 127;
+    lo.bytes[3] = 1;
+    int a = udp_open_server(&lo, NET_IPV4, 0, UDP_REUSEPORT, err, sizeof(err));
+    if (a < 0) {
+        return false;
+    }
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+    if (getsockname(a, (struct sockaddr *)&sin, &len) == 0) {
+        int b = udp_open_server(&lo, NET_IPV4, ntohs(sin.sin_port), UDP_REUSEPORT, err,
+                                sizeof(err));
+        if (b >= 0) {
+            ok = udp_steer_by_source(a, NET_IPV4, 2) == 0;
+            close(b);
+        }
+    }
+    close(a);
+    return ok;
+}
+
 const char *udp_describe(const struct net_addr *addr, int family, uint16_t port, char *out,
                          size_t size)
 {

@@ -57,6 +57,10 @@ int udp_sockaddr_to_net(const struct sockaddr_storage *ss, struct net_addr *out,
  * cannot be dodged by changing ports. Returns 0 or -1 (errno). */
 int udp_steer_by_source(int fd, int family, unsigned n);
 
+/* True when this kernel accepts udp_steer_by_source (tried on a throwaway loopback
+ * socket group). */
+bool udp_steer_available(void);
+
 /* "127.0.0.1 port 123" style text for logs. */
 const char *udp_describe(const struct net_addr *addr, int family, uint16_t port, char *out,
                          size_t size);
