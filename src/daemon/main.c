@@ -16,6 +16,7 @@
 #include "clock/clock.h"
 #include "daemon/conf.h"
 #include "daemon/engine.h"
+#include "daemon/privs.h"
 #include "io/log.h"
 
 #define DEFAULT_CONF "/etc/stratum/stratum.conf"
@@ -34,6 +35,8 @@ static void usage(FILE *f)
             "                      'pidfile'); a second daemon on the same file refuses\n"
             "                      to start\n"
             "      --clock KIND    clock backend: system, sim or none (overrides 'clock')\n"
+            "  -u, --user USER     run as USER after binding (default, as root: " PRIVS_DEFAULT_USER "\n"
+            "                      if it exists)\n"
             "  -n, --check         check the configuration and exit (0 if it loads)\n"
             "  -D, --debug         log debug messages\n"
             "  -h, --help          this text\n"
@@ -115,6 +118,7 @@ int main(int argc, char **argv)
         { "logfile", required_argument, NULL, 'l' },
         { "pidfile", required_argument, NULL, 'p' },
         { "clock", required_argument, NULL, 'K' },
+        { "user", required_argument, NULL, 'u' },
         { "check", no_argument, NULL, 'n' },
         { "debug", no_argument, NULL, 'D' },
         { "help", no_argument, NULL, 'h' },
@@ -122,11 +126,11 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *conf_path = DEFAULT_CONF;
-    const char *logfile = NULL, *pidfile = NULL, *clock_word = NULL;
+    const char *logfile = NULL, *pidfile = NULL, *clock_word = NULL, *user = NULL;
     int foreground = 0, check = 0, debug = 0;
     int opt;
 
-    while ((opt = getopt_long(argc, argv, "c:dl:p:nDhV", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:dl:p:u:nDhV", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             conf_path = optarg;
@@ -142,6 +146,9 @@ int main(int argc, char **argv)
             break;
         case 'K':
             clock_word = optarg;
+            break;
+        case 'u':
+            user = optarg;
             break;
         case 'n':
             check = 1;
@@ -231,11 +238,20 @@ int main(int argc, char **argv)
         log_msg(LOGL_ERR, "CONF: pidfile %s: %s", pidfile, strerror(errno));
         return 1;
     }
+    /* Sockets are bound, files are open: give up what the rest does not need. */
+    if (privs_drop(user, conf.clock == CLK_SYSTEM, err, sizeof(err)) != 0) {
+        log_msg(LOGL_ERR, "PROTO: cannot drop privileges: %s", err);
+        return 1;
+    }
     int status = engine_run(e);
     engine_free(e);
     clk_close(clk);
     if (pidfd >= 0) {
-        unlink(pidfile);
+        /* After dropping privileges the directory may not let us unlink: then leave an
+         * empty file, which the next start locks and rewrites. */
+        if (unlink(pidfile) != 0 && ftruncate(pidfd, 0) != 0) {
+            log_msg(LOGL_WARN, "CONF: pidfile %s: %s", pidfile, strerror(errno));
+        }
         close(pidfd);
     }
     log_msg(LOGL_NOTICE, "PROTO: exit %d", status);

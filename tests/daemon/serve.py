@@ -536,6 +536,31 @@ def t_sigterm_clean_exit():
     check("PROTO: counters" in d.log() and "ss_processed=20" in d.log(), "final counters")
 
 
+def t_drop_privileges():
+    """As root with -u nobody: runs as nobody with no capabilities (clock none needs
+    none) and still serves."""
+    if os.geteuid() != 0:
+        print("SKIP: needs root")
+        sys.exit(77)
+    port = free_port()
+    d = Daemon(base_conf(port, workers=2))
+    d.start(extra_args=["-u", "nobody"])
+    try:
+        with open("/proc/%d/status" % d.proc.pid) as f:
+            status = f.read()
+        uid = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M).groups()
+        check(all(int(u) == 65534 for u in uid), "uids %s" % (uid,))
+        cap_eff = re.search(r"^CapEff:\s+([0-9a-f]+)", status, re.M).group(1)
+        cap_prm = re.search(r"^CapPrm:\s+([0-9a-f]+)", status, re.M).group(1)
+        check(int(cap_eff, 16) == 0 and int(cap_prm, 16) == 0, "capabilities %s/%s" % (cap_eff, cap_prm))
+        check(exchange(port, req()) is not None, "no reply after dropping privileges")
+    finally:
+        d.stop()
+    d = Daemon(base_conf(free_port()), expect_fail=True)
+    d.start(extra_args=["-u", "no-such-user-here"])
+    check(d.wait_exit() == 1 and "no-such-user-here" in d.log(), "unknown user: " + d.log())
+
+
 TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
 
 
