@@ -348,16 +348,6 @@ static int do_restrict(struct parse *p, struct words *ws)
             }
             prefix = (int)v;
         }
-        if (net.family == NET_IPV6 && (prefix < 0 || prefix >= 96)) {
-            struct net_addr before = net;
-            unmap(&net);
-            if (net.family != before.family) {
-                if (prefix >= 96) {
-                    prefix -= 96;
-                }
-                maxlen = 32;
-            }
-        }
         if (i < ws->n && strcmp(ws->w[i], "mask") == 0) {
             struct net_addr m;
             if (need_arg(p, ws, i + 1, "a netmask") != 0) {
@@ -377,6 +367,13 @@ static int do_restrict(struct parse *p, struct words *ws)
         if (prefix < 0) {
             prefix = maxlen;
         }
+        if (net.family == NET_IPV6 && prefix >= 96) {
+            struct net_addr before = net;
+            unmap(&net);
+            if (net.family != before.family) {
+                prefix -= 96;
+            }
+        }
     }
 
     uint32_t flags = 0;
@@ -385,8 +382,17 @@ static int do_restrict(struct parse *p, struct words *ws)
         const char *w = ws->w[i];
         if (acl_flag_parse(w, &f) == 0) {
             flags |= f;
-        } else if (strcmp(w, "flake") == 0 || strcmp(w, "interface") == 0) {
+        } else if (strcmp(w, "flake") == 0 || strcmp(w, "interface") == 0 ||
+                   strcmp(w, "epeer") == 0) {
             warn(p, "restrict: flag '%s' not implemented yet; ignored", w);
+        } else if (strcmp(w, "ippeerlimit") == 0) {
+            long v;
+            if (need_arg(p, ws, i + 1, "a number") != 0 ||
+                parse_int(p, "restrict ippeerlimit", ws->w[i + 1], -1, 65535, &v) != 0) {
+                return -1;
+            }
+            warn(p, "restrict: 'ippeerlimit %ld' not implemented yet; ignored", v);
+            i++;
         } else if (strcmp(w, "serverresponse") == 0) {
             if (i + 1 < ws->n && strcmp(ws->w[i + 1], "fuzz") == 0) {
                 i++;
@@ -488,17 +494,26 @@ static int do_source(struct parse *p, struct words *ws)
     }
     struct conf_source *s = &c->sources[c->n_sources];
     memset(s, 0, sizeof(*s));
+    /* ntpd and NTPsec: "server [-4|-6] ADDRESS [options]". */
+    int first = 1;
+    if (strcmp(ws->w[1], "-4") == 0 || strcmp(ws->w[1], "-6") == 0) {
+        if (ws->n < 3) {
+            return fail(p, "%s %s: missing the address", ws->w[0], ws->w[1]);
+        }
+        warn(p, "%s: '%s' (address family) not implemented yet; ignored", ws->w[0], ws->w[1]);
+        first = 2;
+    }
     s->kind = strcmp(ws->w[0], "pool") == 0   ? CONF_SRC_POOL
               : strcmp(ws->w[0], "peer") == 0 ? CONF_SRC_PEER
                                               : CONF_SRC_SERVER;
-    if (strlen(ws->w[1]) >= sizeof(s->host)) {
-        return fail(p, "%s: '%s': name too long", ws->w[0], ws->w[1]);
+    if (strlen(ws->w[first]) >= sizeof(s->host)) {
+        return fail(p, "%s: '%s': name too long", ws->w[0], ws->w[first]);
     }
-    strcpy(s->host, ws->w[1]);
+    strcpy(s->host, ws->w[first]);
     s->port = CONF_DEFAULT_PORT;
     s->minpoll = 6;
     s->maxpoll = 10;
-    for (int i = 2; i < ws->n; i++) {
+    for (int i = first + 1; i < ws->n; i++) {
         const char *w = ws->w[i];
         long v;
         if (strcmp(w, "iburst") == 0) {
@@ -617,8 +632,8 @@ static const char *const known_unimplemented[] = {
     "logconfig", "manycastclient", "manycastserver", "mdnstries", "multicastclient",
     "nic", "nonvolatile", "nts", "ntpsigndsocket", "phone", "pps", "qos", "refclock",
     "requestkey", "reset", "revoke", "rlimit", "saveconfigdir", "setvar", "statistics",
-    "statsdir", "tick", "tinker", "tos", "trap", "trustedkey", "ttl", "unpeer",
-    "unrestrict", NULL,
+    "statsdir", "tick", "tinker", "tos", "trap", "trustedkey", "ttl", "unconfig",
+    "unpeer", "unrestrict", NULL,
 };
 
 static int do_line(struct parse *p, char *line)
@@ -629,6 +644,13 @@ static int do_line(struct parse *p, char *line)
     }
     if (ws.n == 0) {
         return 0;
+    }
+    if (strcmp(ws.w[0], "end") == 0) {
+        /* ntpd: the rest of the file is not read. */
+        if (ws.n != 1) {
+            return fail(p, "end: expected no arguments");
+        }
+        return 1;
     }
     for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
         if (strcmp(ws.w[0], handlers[i].name) == 0) {
@@ -667,8 +689,12 @@ static int parse_text(struct parse *p, const char *text, size_t len)
         if (memchr(line, '\0', n) != NULL) {
             return fail(p, "NUL character in the file (is it a text file?)");
         }
-        if (do_line(p, line) != 0) {
+        int r = do_line(p, line);
+        if (r < 0) {
             return -1;
+        }
+        if (r > 0) {
+            break;      /* "end" */
         }
     }
     return 0;

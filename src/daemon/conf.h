@@ -81,8 +81,9 @@ void conf_init(struct conf *c);
 /* Parses a file (and what it includes). Returns 0, or -1 with "FILE:LINE: ..." in err. */
 int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen);
 
-/* Parses text as if it were the file `name` (tests, fuzzing; includefile is resolved
- * relative to the current directory). */
+/* Parses text as if it were the file `name` (tests, fuzzing); a relative includefile is
+ * resolved against the directory part of name, or the current directory when name has
+ * none. */
 int conf_load_string(struct conf *c, const char *name, const char *text, char *err,
                      size_t errlen);
 

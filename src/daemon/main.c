@@ -203,6 +203,15 @@ int main(int argc, char **argv)
         pidfile = conf.pidfile;
     }
     int pidfd = -1;
+    static char pid_abs[CONF_PATH_MAX + 1024];
+    if (pidfile != NULL && pidfile[0] != '/') {
+        /* Daemonising changes to /: keep a path that still names the file at exit. */
+        char cwd[1024];
+        if (getcwd(cwd, sizeof(cwd)) != NULL) {
+            snprintf(pid_abs, sizeof(pid_abs), "%s/%s", cwd, pidfile);
+            pidfile = pid_abs;
+        }
+    }
     if (pidfile != NULL && (pidfd = lock_pidfile(pidfile)) < 0) {
         return 1;
     }

@@ -81,7 +81,9 @@ size_t server_handle(struct server_ctx *s, const struct srv_sys *sys, const uint
     }
     server_count(s, p.version == 4 ? CNT_THISVER : CNT_OLDVER);
 
+    /* DESIGN: the stateless answer to symmetric active is gated by nopeer as well. */
     if ((flags & ACL_NOSERVE) != 0 ||
+        ((flags & ACL_NOPEER) != 0 && reply_mode == PKT_MODE_PASSIVE) ||
         ((flags & ACL_VERSION) != 0 && p.version != 4)) {
         server_count(s, CNT_RESTRICTED);
         return 0;

@@ -49,7 +49,7 @@ void log_close(void)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-    char line[1024];
+    char line[4096];
     struct timespec now;
     struct tm tm;
     va_list ap;
