@@ -386,7 +386,8 @@ def t_restrict():
         "restrict default ignore\n"
         "restrict 127.0.0.0/29\n"
         "restrict 127.0.0.3 noserve\n"
-        "restrict 127.0.0.4 mask 255.255.255.255 version\n"))
+        "restrict 127.0.0.4 mask 255.255.255.255 version\n"
+        "restrict 127.0.0.6 nopeer\n"))
     d = Daemon(conf).start()
     try:
         check(exchange(port, req(), src="127.0.0.1") is not None, "127.0.0.1 refused")
@@ -395,8 +396,10 @@ def t_restrict():
         check(exchange(port, req(), src="127.0.0.9", timeout=0.3) is None, "ignore answered")
         check(exchange(port, req(vn=3), src="127.0.0.4", timeout=0.3) is None, "version: v3 answered")
         check(exchange(port, req(vn=4), src="127.0.0.4") is not None, "version: v4 refused")
+        check(exchange(port, req(mode=1), src="127.0.0.6", timeout=0.3) is None, "nopeer: mode 1 answered")
+        check(exchange(port, req(mode=3), src="127.0.0.6") is not None, "nopeer: mode 3 refused")
         c = d.counters()
-        check(c["ss_restricted"] == 3, "ss_restricted %d" % c["ss_restricted"])
+        check(c["ss_restricted"] == 4, "ss_restricted %d" % c["ss_restricted"])
     finally:
         d.stop()
 
