@@ -83,6 +83,19 @@ static int write_pidfile(int fd)
     return 0;
 }
 
+static void release_pidfile(int fd, const char *path)
+{
+    if (fd < 0) {
+        return;
+    }
+    /* After dropping privileges the directory may not let us unlink: then leave an empty
+     * file, which the next start locks and rewrites. */
+    if (unlink(path) != 0 && ftruncate(fd, 0) != 0) {
+        log_msg(LOGL_WARN, "CONF: pidfile %s: %s", path, strerror(errno));
+    }
+    close(fd);
+}
+
 static int daemonise(void)
 {
     pid_t pid = fork();
@@ -220,6 +233,7 @@ int main(int argc, char **argv)
     struct clk *clk = clk_open(conf.clock, &conf.sim, cerr, sizeof(cerr));
     if (clk == NULL) {
         log_msg(LOGL_ERR, "CLOCK: %s", cerr);
+        release_pidfile(pidfd, pidfile);
         return 1;
     }
     if (conf.clock == CLK_SYSTEM) {
@@ -233,36 +247,27 @@ int main(int argc, char **argv)
     if (e == NULL) {
         log_msg(LOGL_ERR, "IO: %s", err);
         clk_close(clk);
+        release_pidfile(pidfd, pidfile);
         return 1;
     }
     if (!foreground && logfile == NULL) {
         log_msg(LOGL_NOTICE, "PROTO: not in the foreground and no log file: messages are "
                              "discarded (use -d or 'logfile')");
     }
+    int status = 1;
     if (!foreground && daemonise() != 0) {
         log_msg(LOGL_ERR, "PROTO: cannot detach: %s", strerror(errno));
-        return 1;
-    }
-    if (pidfd >= 0 && write_pidfile(pidfd) != 0) {
+    } else if (pidfd >= 0 && write_pidfile(pidfd) != 0) {
         log_msg(LOGL_ERR, "CONF: pidfile %s: %s", pidfile, strerror(errno));
-        return 1;
-    }
-    /* Sockets are bound, files are open: give up what the rest does not need. */
-    if (privs_drop(user, conf.clock == CLK_SYSTEM, err, sizeof(err)) != 0) {
+    } else if (privs_drop(user, conf.clock == CLK_SYSTEM, err, sizeof(err)) != 0) {
+        /* Sockets are bound, files are open: the rest must not need more. */
         log_msg(LOGL_ERR, "PROTO: cannot drop privileges: %s", err);
-        return 1;
+    } else {
+        status = engine_run(e);
     }
-    int status = engine_run(e);
     engine_free(e);
     clk_close(clk);
-    if (pidfd >= 0) {
-        /* After dropping privileges the directory may not let us unlink: then leave an
-         * empty file, which the next start locks and rewrites. */
-        if (unlink(pidfile) != 0 && ftruncate(pidfd, 0) != 0) {
-            log_msg(LOGL_WARN, "CONF: pidfile %s: %s", pidfile, strerror(errno));
-        }
-        close(pidfd);
-    }
+    release_pidfile(pidfd, pidfile);
     log_msg(LOGL_NOTICE, "PROTO: exit %d", status);
     log_close();
     return status;
