@@ -74,6 +74,29 @@ int clk_step(struct clk *c, double offset, char *err, size_t errlen)
     return r;
 }
 
+int clk_slew_once(struct clk *c, double offset, char *err, size_t errlen)
+{
+    int r = c->ops->slew_once(c, offset, err, errlen);
+    if (r == 0) {
+        int64_t ns = (int64_t)llround(offset * 1e9);
+        atomic_fetch_add(&c->slews, 1);
+        atomic_fetch_add(&c->total_adjust_ns, ns < 0 ? -ns : ns);
+    }
+    return r;
+}
+
+bool clk_slew_in_background(const struct clk *c)
+{
+    return c->ops->slew_in_background;
+}
+
+int clk_refuse(struct clk *c, double offset, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "clock %s never adjusts the clock (asked for %+.6f s)",
+             c->ops->name, offset);
+    return CLK_FAILED;
+}
+
 int8_t clk_measure_precision(struct clk *c)
 {
     double best = 1.0;
@@ -106,6 +129,7 @@ int8_t clk_measure_precision(struct clk *c)
 void clk_get_stats(struct clk *c, struct clk_stats *out)
 {
     out->steps = atomic_load(&c->steps);
+    out->slews = atomic_load(&c->slews);
     out->last_step = (double)atomic_load(&c->last_step_ns) * 1e-9;
     out->total_adjust = (double)atomic_load(&c->total_adjust_ns) * 1e-9;
     out->freq_ppm = c->kind == CLK_SIM ? c->sim_freq * 1e6 : 0.0;

@@ -24,6 +24,7 @@ struct clk_sim_params {
 /* What was done to the clock so far (for status and tests). */
 struct clk_stats {
     uint64_t steps;
+    uint64_t slews;
     double last_step;           /* signed s */
     double total_adjust;        /* sum of |corrections|, s */
     double freq_ppm;
@@ -44,8 +45,22 @@ void clk_now(struct clk *c, struct timespec *out);
  * clock's time. Thread-safe. */
 void clk_from_system(struct clk *c, const struct timespec *sys, struct timespec *out);
 
-/* Steps the clock by offset seconds. Returns 0, or -1 with err set (none: refused). */
+/* Result of a correction: 0 done; CLK_FAILED with err set; CLK_NOT_PERMITTED when the
+ * process lacks the privilege (CAP_SYS_TIME, SE_SYSTEMTIME_NAME). */
+#define CLK_FAILED (-1)
+#define CLK_NOT_PERMITTED (-2)
+
+/* Steps the clock by offset seconds (none: refused). */
 int clk_step(struct clk *c, double offset, char *err, size_t errlen);
+
+/* A one-shot slew by offset seconds. Linux: ADJ_OFFSET_SINGLESHOT, which the kernel
+ * completes on its own after this returns, leaving nothing running in this process.
+ * Windows: returns when the slew is done, restoring the previous adjustment (also on
+ * Ctrl-C). sim: applied at once. none: refused. */
+int clk_slew_once(struct clk *c, double offset, char *err, size_t errlen);
+
+/* True when clk_slew_once returns before the slew is complete (the system finishes it). */
+bool clk_slew_in_background(const struct clk *c);
 
 /* Measured precision: log2 of the smallest interval between two distinct readings,
  * rounded up (RFC 5905 sec. 7.3 "precision"), in -30..0. */

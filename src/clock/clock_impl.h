@@ -15,6 +15,10 @@ struct clk_ops {
     void (*now)(struct clk *c, struct timespec *out);
     void (*from_system)(struct clk *c, const struct timespec *sys, struct timespec *out);
     int (*step)(struct clk *c, double offset, char *err, size_t errlen);
+    int (*slew_once)(struct clk *c, double offset, char *err, size_t errlen);
+    /* The system finishes a slew_once after it returns (Linux); otherwise slew_once returns
+     * when the slew is done (Windows, sim). */
+    bool slew_in_background;
 };
 
 struct clk {
@@ -27,6 +31,7 @@ struct clk {
     _Atomic int64_t corr_ns;        /* all steps so far */
     /* statistics, written by the engine thread only */
     _Atomic uint64_t steps;
+    _Atomic uint64_t slews;
     _Atomic int64_t last_step_ns;
     _Atomic int64_t total_adjust_ns;
 };
@@ -34,6 +39,9 @@ struct clk {
 extern const struct clk_ops clk_ops_system;
 extern const struct clk_ops clk_ops_sim;
 extern const struct clk_ops clk_ops_none;
+
+/* Shared by backends: a refusal for backends that never correct. */
+int clk_refuse(struct clk *c, double offset, char *err, size_t errlen);
 
 /* Shared by backends: CLOCK_REALTIME as-is. */
 void clk_read_realtime(struct clk *c, struct timespec *out);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * rng: kernel randomness and a fast per-thread generator (xoshiro256**, from the
- * published description by Blackman and Vigna).
+ * rng: kernel randomness on Linux (getrandom). The fast generator seeded from it is
+ * rng_fast.c's; Windows has rng_win.c.
  */
 #include "rng.h"
 
@@ -23,33 +23,4 @@ int rng_bytes(void *buf, size_t n)
         n -= (size_t)r;
     }
     return 0;
-}
-
-int rng_fast_seed(struct rng_fast *r)
-{
-    do {
-        if (rng_bytes(r->s, sizeof(r->s)) != 0) {
-            return -1;
-        }
-    } while ((r->s[0] | r->s[1] | r->s[2] | r->s[3]) == 0);
-    return 0;
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t rng_fast_u64(struct rng_fast *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
 }
