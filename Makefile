@@ -4,6 +4,8 @@
 #   make run            build, then run stratumd on 127.0.0.1:11123 in the foreground
 #   make test           install missing dependencies, build, run the whole test suite
 #   make bench-server   server throughput benchmark against chronyd and ntpnull (a few minutes)
+#   make bench-query    `stratum query` against ntpdig, 1,000 runs each (about a minute)
+#   make win            cross-build stratum.exe for Windows into build-win/ (mingw-w64)
 #   make clean          remove the build folders
 # MESON_ARGS: extra `meson setup` options (CI=true adds -Dwerror=true).
 
@@ -17,7 +19,7 @@ TESTLOG = $(BUILD)/meson-logs/$(TESTLOG_BASE).json
 # the daemon never gets the right to change the clock (as root: CAP_SYS_TIME leaves the bounding set)
 NOCLOCK = $(if $(filter 0,$(shell id -u)),setpriv --bounding-set=-sys_time)
 
-.PHONY: all build run test bench-server clean
+.PHONY: all build run test bench-server bench-query win clean
 
 all: build
 
@@ -57,5 +59,16 @@ test:
 bench-server: build
 	bash bench/server.sh
 
+bench-query: build
+	bash bench/query.sh
+
+# Windows: tests/win/wine.sh build-win/stratum.exe build/stratumd runs its tests under wine
+win:
+	@if [ ! -f build-win/build.ninja ]; then \
+		echo "meson setup build-win --cross-file cross/x86_64-w64-mingw32.txt $(MESON_ARGS)"; \
+		meson setup build-win --cross-file cross/x86_64-w64-mingw32.txt $(MESON_ARGS) || exit 1; \
+	fi
+	ninja -C build-win
+
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-win

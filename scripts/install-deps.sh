@@ -22,6 +22,7 @@ PACKAGES=(
 	chrony ntpsec-ntpdig ntpsec-ntpdate tshark                   # interop peers and tools
 	iproute2 util-linux python3 procps                           # ip netns, setpriv/taskset, ps
 	python3-jsonschema                                           # tests/tools: --json against docs/schema
+	gcc-mingw-w64-x86-64 wine64 wine                             # Windows cross build, tests under wine
 )
 
 mode=install
