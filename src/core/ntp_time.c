@@ -130,11 +130,16 @@ ntp_short_t ntp_short_from_double(double s)
     if (!(s > 0.0)) {
         return 0;
     }
-    double units = ceil(s * 65536.0);
-    if (units >= 4294967295.0) {
+    double scaled = s * 65536.0;
+    if (scaled >= 4294967295.0) {
         return UINT32_MAX;
     }
-    return (ntp_short_t)units;
+    /* ceil() without the libm call: this runs twice for every reply served. */
+    uint32_t units = (uint32_t)scaled;
+    if ((double)units < scaled) {
+        units++;
+    }
+    return units;
 }
 
 double ntp_timespec_diff(const struct timespec *a, const struct timespec *b)

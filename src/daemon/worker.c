@@ -18,7 +18,7 @@
 
 /* Receive buffer per datagram: larger than PKT_MAX_LEN so oversized datagrams are seen
  * whole (and dropped) rather than silently cut. */
-#define RECV_BUF 2048
+#define RECV_BUF 1152
 
 struct worker {
     pthread_t thread;

@@ -28,7 +28,7 @@ int udp_open_server(const struct net_addr *addr, int family, uint16_t port, unsi
                     char *err, size_t errlen);
 
 /* Control buffer large enough for the cmsgs we ask for. */
-#define UDP_CMSG_SPACE 256
+#define UDP_CMSG_SPACE 128
 
 struct udp_rxinfo {
     bool have_ts;
