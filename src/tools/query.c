@@ -460,44 +460,33 @@ static void server_time(const struct ntp_sample *s, struct timespec *out)
     ntp_ts_to_timespec(ntp_ts_add(s->t4, s->offset), (int64_t)pivot.tv_sec, out);
 }
 
-static void format_time(const struct timespec *ts, bool local, char *out, size_t size)
+/* A time for people ("2026-11-25 18:44:19.616954 CET (+0100)") or, when iso, for
+ * machines (RFC 3339: "2026-11-25T18:44:19.616954+01:00"); UTC unless local. */
+static void format_time(const struct timespec *ts, bool local, bool iso, char *out,
+                        size_t size)
 {
     struct tm tm;
     char base[32], zone[40], off[8];
+    long us = (long)(ts->tv_nsec / 1000);
     int r = local ? plat_localtime((int64_t)ts->tv_sec, &tm)
                   : plat_gmtime((int64_t)ts->tv_sec, &tm);
     if (r != 0) {
         snprintf(out, size, "?");
         return;
     }
-    strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
+    strftime(base, sizeof(base), iso ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
     if (!local) {
-        snprintf(out, size, "%s.%06ld UTC", base, (long)(ts->tv_nsec / 1000));
+        snprintf(out, size, iso ? "%s.%06ldZ" : "%s.%06ld UTC", base, us);
+        return;
+    }
+    plat_strftime(off, sizeof(off), "%z", &tm);
+    if (iso) {
+        /* RFC 3339 wants +hh:mm. */
+        snprintf(out, size, "%s.%06ld%.3s:%.2s", base, us, off, off + 3);
         return;
     }
     plat_strftime(zone, sizeof(zone), "%Z", &tm);
-    plat_strftime(off, sizeof(off), "%z", &tm);
-    snprintf(out, size, "%s.%06ld %s (%s)", base, (long)(ts->tv_nsec / 1000), zone, off);
-}
-
-static void iso_time(const struct timespec *ts, bool local, char *out, size_t size)
-{
-    struct tm tm;
-    char base[32], off[8];
-    int r = local ? plat_localtime((int64_t)ts->tv_sec, &tm)
-                  : plat_gmtime((int64_t)ts->tv_sec, &tm);
-    if (r != 0) {
-        snprintf(out, size, "?");
-        return;
-    }
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!local) {
-        snprintf(out, size, "%s.%06ldZ", base, (long)(ts->tv_nsec / 1000));
-        return;
-    }
-    plat_strftime(off, sizeof(off), "%z", &tm);
-    /* RFC 3339 wants +hh:mm. */
-    snprintf(out, size, "%s.%06ld%.3s:%.2s", base, (long)(ts->tv_nsec / 1000), off, off + 3);
+    snprintf(out, size, "%s.%06ld %s (%s)", base, us, zone, off);
 }
 
 static const char *label(const struct q_target *t, char *buf, size_t size)
@@ -529,8 +518,8 @@ void q_print_text(const struct q_run *r, FILE *f)
         refid_text(s, ref, sizeof(ref));
         struct timespec st;
         server_time(s, &st);
-        format_time(&st, false, utc, sizeof(utc));
-        format_time(&st, true, loc, sizeof(loc));
+        format_time(&st, false, false, utc, sizeof(utc));
+        format_time(&st, true, false, loc, sizeof(loc));
         fprintf(f, "  offset %+.6f s   delay %.6f s   dispersion %.6f s   (best of %d/%d)\n",
                 s->offset, s->delay, s->dispersion, t->n_ok, t->n_sent);
         fprintf(f, "  stratum %u   refid %s   leap %s   precision 2^%d s (%.3g s)   NTPv%u\n",
@@ -625,10 +614,10 @@ void q_json_members(const struct q_run *r, struct json *j)
             json_fixed(j, s->root_distance, 9);
             struct timespec st;
             server_time(s, &st);
-            iso_time(&st, false, iso, sizeof(iso));
+            format_time(&st, false, true, iso, sizeof(iso));
             json_key(j, "server_time_utc");
             json_string(j, iso);
-            iso_time(&st, true, iso, sizeof(iso));
+            format_time(&st, true, true, iso, sizeof(iso));
             json_key(j, "server_time_local");
             json_string(j, iso);
             struct tm tm;
