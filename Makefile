@@ -35,7 +35,8 @@ run: build
 	@echo "Running stratumd in the foreground with examples/stratum.conf; it logs to this terminal."
 	@echo "It serves NTP on 127.0.0.1:11123 (stratum 10, from this machine's own clock)."
 	@echo "The system clock is never touched: 'clock none', and no CAP_SYS_TIME when run as root."
-	@echo "Query it from another terminal:  chronyd -Q -t 3 'server 127.0.0.1 port 11123 iburst maxsamples 1'"
+	@echo "Query it from another terminal:  $(BUILD)/stratum query 127.0.0.1:11123"
+	@echo "  or with chrony:                chronyd -Q -t 3 'server 127.0.0.1 port 11123 iburst maxsamples 1'"
 	@echo "  (ntpdig only speaks to port 123: see tests/interop/ntpdig.sh for a network-namespace recipe)"
 	@echo "Stop it with Ctrl-C."
 	$(NOCLOCK) $(BUILD)/stratumd -c examples/stratum.conf -d
