@@ -132,7 +132,17 @@ size_t srv_kod(const struct ntp_packet *req, uint8_t reply_mode, uint32_t kiss_r
 
 void srv_stamp_xmt(uint8_t *reply, ntp_ts_t xmt, int8_t precision, uint32_t rnd)
 {
-    pkt_set_xmt(reply, srv_fuzz_ts(xmt, precision, rnd));
+    ntp_ts_t t = srv_fuzz_ts(xmt, precision, rnd);
+    /* With a coarse clock receive and transmit fall in one tick and their random low bits
+     * could put the transmit before the receive, which clients rightly reject. */
+    ntp_ts_t rec = 0;
+    for (int i = 0; i < 8; i++) {
+        rec = (rec << 8) | reply[32 + i];
+    }
+    if (rec != 0 && ntp_ts_diff(t, rec) < 0) {
+        t = rec;
+    }
+    pkt_set_xmt(reply, t);
 }
 
 const char *srv_drop_name(enum srv_drop d)
@@ -146,6 +156,7 @@ const char *srv_drop_name(enum srv_drop d)
         [SRV_DROP_CONTROL] = "control",
         [SRV_DROP_PRIVATE] = "mode7",
         [SRV_DROP_AUTH] = "auth",
+        [SRV_DROP_UNREACHABLE] = "unreachable",
     };
     if ((unsigned)d >= SRV_DROP_COUNT) {
         return "unknown";

@@ -40,6 +40,7 @@ enum srv_drop {
     SRV_DROP_CONTROL,       /* mode 6: the control path's business */
     SRV_DROP_PRIVATE,       /* mode 7: never implemented */
     SRV_DROP_AUTH,          /* carries a MAC or crypto-NAK: authentication not available */
+    SRV_DROP_UNREACHABLE,   /* (set by the caller) source port 0, or sent to a group */
     SRV_DROP_COUNT
 };
 
@@ -64,7 +65,8 @@ size_t srv_reply(const struct srv_sys *sys, const struct ntp_packet *req, uint8_
 size_t srv_kod(const struct ntp_packet *req, uint8_t reply_mode, uint32_t kiss_refid,
                uint8_t *out, size_t cap);
 
-/* Writes the transmit timestamp, its bits below precision replaced by rnd. */
+/* Writes the transmit timestamp, its bits below precision replaced by rnd, and never
+ * earlier than the reply's receive timestamp. */
 void srv_stamp_xmt(uint8_t *reply, ntp_ts_t xmt, int8_t precision, uint32_t rnd);
 
 /* Replaces the bits of t below 2^precision s with random bits (precision in -32..0). */

@@ -37,8 +37,8 @@ void server_ctx_free(struct server_ctx *s)
 }
 
 size_t server_handle(struct server_ctx *s, const struct srv_sys *sys, const uint8_t *req,
-                     size_t len, int truncated, const struct net_addr *src, uint16_t src_port,
-                     ntp_ts_t rx, int64_t now_ms, uint8_t *out, size_t cap)
+                     size_t len, unsigned rx_flags, const struct net_addr *src,
+                     uint16_t src_port, ntp_ts_t rx, int64_t now_ms, uint8_t *out, size_t cap)
 {
     struct ntp_packet p;
     uint8_t reply_mode;
@@ -46,7 +46,7 @@ size_t server_handle(struct server_ctx *s, const struct srv_sys *sys, const uint
     uint8_t leap, version, mode;
 
     server_count(s, CNT_RECEIVED);
-    if (truncated) {
+    if ((rx_flags & SERVER_RX_TRUNCATED) != 0) {
         server_count(s, CNT_TRUNCATED);
         server_count(s, CNT_BADFORMAT);
         server_count(s, CNT_PKT_FIRST + PKT_ERR_LONG);
@@ -65,6 +65,11 @@ size_t server_handle(struct server_ctx *s, const struct srv_sys *sys, const uint
     }
 
     enum srv_drop d = srv_classify(req, len, src_port, &p, &reply_mode, &why);
+    /* Port 0 cannot be answered (the kernel refuses it), and a request sent to a
+     * broadcast or multicast group is not for a unicast server (no manycast here). */
+    if (d == SRV_ANSWER && (src_port == 0 || (rx_flags & SERVER_RX_TO_GROUP) != 0)) {
+        d = SRV_DROP_UNREACHABLE;
+    }
     server_count(s, CNT_SRV_FIRST + d);
     if (d == SRV_DROP_FORMAT) {
         server_count(s, CNT_BADFORMAT);

@@ -59,13 +59,19 @@ int server_ctx_init(struct server_ctx *s, const struct acl *acl, const struct rl
                     uint32_t rl_entries, int8_t precision);
 void server_ctx_free(struct server_ctx *s);
 
-/* Handles one datagram of len octets (the buffer may be longer: truncated is true when
- * the kernel cut it) from src/src_port, received at rx (this clock's time, NTP format),
- * at monotonic now_ms, against system state sys. Writes the reply into out (cap) and
- * returns its length, 0 when nothing is to be sent. */
+/* What the receive path knows about a datagram beyond its bytes. */
+enum server_rx_flag {
+    SERVER_RX_TRUNCATED = 1u << 0,      /* longer than the receive buffer */
+    SERVER_RX_TO_GROUP = 1u << 1,       /* sent to a broadcast or multicast address */
+};
+
+/* Handles one datagram of len octets from src/src_port with rx_flags (enum
+ * server_rx_flag), received at rx (this clock's time, NTP format), at monotonic now_ms,
+ * against system state sys. Writes the reply into out (cap) and returns its length, 0
+ * when nothing is to be sent. */
 size_t server_handle(struct server_ctx *s, const struct srv_sys *sys, const uint8_t *req,
-                     size_t len, int truncated, const struct net_addr *src, uint16_t src_port,
-                     ntp_ts_t rx, int64_t now_ms, uint8_t *out, size_t cap);
+                     size_t len, unsigned rx_flags, const struct net_addr *src,
+                     uint16_t src_port, ntp_ts_t rx, int64_t now_ms, uint8_t *out, size_t cap);
 
 /* Adds one more to counter i. */
 static inline void server_count(struct server_ctx *s, unsigned i)

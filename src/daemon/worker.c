@@ -134,8 +134,10 @@ static void serve_batch(struct worker *w, int fd)
                 continue;
             }
             size_t len = w->rmsg[i].msg_len;
-            int trunc = (m->msg_flags & MSG_TRUNC) != 0 || len > PKT_MAX_LEN;
-            size_t out = server_handle(&w->ctx, &sys, w->rbuf[i], len, trunc, &src, port,
+            unsigned fl = ((m->msg_flags & MSG_TRUNC) != 0 || len > PKT_MAX_LEN
+                               ? SERVER_RX_TRUNCATED : 0u) |
+                          (info.to_multicast ? SERVER_RX_TO_GROUP : 0u);
+            size_t out = server_handle(&w->ctx, &sys, w->rbuf[i], len, fl, &src, port,
                                        rx_time(w->clk, &info), now, w->sbuf[nout],
                                        PKT_HEADER_LEN);
             if (out == 0) {
@@ -163,11 +165,18 @@ static void serve_batch(struct worker *w, int fd)
                 if (errno == EINTR) {
                     continue;
                 }
-                /* Drop the rest of the batch rather than spin. */
-                for (unsigned k = sent; k < nout; k++) {
-                    server_count(&w->ctx, CNT_SENDERR);
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+                    /* The socket is full: drop the rest of the batch rather than spin. */
+                    for (unsigned k = sent; k < nout; k++) {
+                        server_count(&w->ctx, CNT_SENDERR);
+                    }
+                    break;
                 }
-                break;
+                /* sendmmsg fails only on its first message: skip that one reply (an
+                 * address the kernel refuses) so it cannot cost the others theirs. */
+                server_count(&w->ctx, CNT_SENDERR);
+                sent++;
+                continue;
             }
             sent += (unsigned)r;
         }
@@ -275,8 +284,10 @@ void serve_plain(int fd, struct server_ctx *ctx, struct clk *clk, const struct s
             continue;
         }
         snapshot_read(snap, &sys);
-        int trunc = (m.msg_flags & MSG_TRUNC) != 0 || (size_t)n > PKT_MAX_LEN;
-        size_t out = server_handle(ctx, &sys, buf, (size_t)n, trunc, &src, port,
+        unsigned fl = ((m.msg_flags & MSG_TRUNC) != 0 || (size_t)n > PKT_MAX_LEN
+                           ? SERVER_RX_TRUNCATED : 0u) |
+                      (info.to_multicast ? SERVER_RX_TO_GROUP : 0u);
+        size_t out = server_handle(ctx, &sys, buf, (size_t)n, fl, &src, port,
                                    rx_time(clk, &info), mono_ms(), reply, sizeof(reply));
         if (out == 0) {
             continue;

@@ -132,7 +132,10 @@ void udp_parse_cmsgs(const struct msghdr *m, struct udp_rxinfo *out)
             memcpy(&pi, CMSG_DATA(c), sizeof(pi));
             out->have_dst = true;
             out->family = NET_IPV4;
-            out->dst4 = pi.ipi_addr;
+            /* ipi_spec_dst is the local unicast address the reply should come from;
+             * ipi_addr is the header's destination, which may be a broadcast address. */
+            out->dst4 = pi.ipi_spec_dst;
+            out->to_multicast = pi.ipi_addr.s_addr != pi.ipi_spec_dst.s_addr;
             out->ifindex = pi.ipi_ifindex;
         } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
                    c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
@@ -141,6 +144,7 @@ void udp_parse_cmsgs(const struct msghdr *m, struct udp_rxinfo *out)
             out->have_dst = true;
             out->family = NET_IPV6;
             out->dst6 = pi6.ipi6_addr;
+            out->to_multicast = IN6_IS_ADDR_MULTICAST(&pi6.ipi6_addr);
             out->ifindex = (int)pi6.ipi6_ifindex;
         }
     }

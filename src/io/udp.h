@@ -38,6 +38,7 @@ struct udp_rxinfo {
     struct in_addr dst4;
     struct in6_addr dst6;
     int ifindex;
+    bool to_multicast;          /* sent to a broadcast or multicast address */
 };
 
 /* Reads the timestamp and destination out of a received message's control data. */

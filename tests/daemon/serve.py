@@ -564,6 +564,52 @@ def t_drop_privileges():
     check(d.wait_exit() == 1 and "no-such-user-here" in d.log(), "unknown user: " + d.log())
 
 
+def t_unanswerable_requests_cost_nothing():
+    """A request from source port 0 (spoofable) and one sent to a broadcast address get no
+    reply, are counted, and do not cost the requests queued behind them their replies
+    (a failed sendmmsg once dropped the rest of its batch)."""
+    if os.geteuid() != 0:
+        print("SKIP: needs root (raw socket for source port 0)")
+        sys.exit(77)
+    for workers in (0, 1):
+        port = free_port()
+        d = Daemon(base_conf(port, addr="0.0.0.0", workers=workers)).start()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        s.bind(("127.0.0.1", 0))
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+        try:
+            # Queue everything while the daemon is stopped, so it lands in one batch.
+            d.proc.send_signal(signal.SIGSTOP)
+            payload = req()
+            raw.sendto(struct.pack(">HHHH", 0, port, 8 + len(payload), 0) + payload,
+                       ("127.0.0.1", 0))
+            s.sendto(req(), ("127.255.255.255", port))
+            want = set()
+            for _ in range(20):
+                x = random.getrandbits(64)
+                want.add(x)
+                s.sendto(req(xmt=x), ("127.0.0.1", port))
+            d.proc.send_signal(signal.SIGCONT)
+            s.settimeout(1.0)
+            got = set()
+            try:
+                while len(got) < len(want):
+                    got.add(decode(s.recv(100))["org"])
+            except socket.timeout:
+                pass
+            check(got == want, "workers %d: %d of 20 answered" % (workers, len(got)))
+            c = d.counters()
+            check(c.get("srv_unreachable") == 2 and c["ss_declined"] == 2 and
+                  c["ss_processed"] == 20 and c["senderr"] == 0,
+                  "workers %d: counters %s" % (workers, c))
+        finally:
+            raw.close()
+            s.close()
+            d.stop()
+
+
 TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
 
 
