@@ -127,6 +127,17 @@ struct engine *engine_new(const struct conf *conf, struct clk *clk, char *err, s
         if (li->wildcard) {
             a.family = NET_NONE;
         }
+        if (e->nworkers > 0) {
+            /* SO_REUSEPORT would let a second daemon (or any socket of the same user) join
+             * the group silently and take part of the traffic: bind once without it first,
+             * so an address in use is an error, as it is with workers 0. */
+            int probe = udp_open_server(&a, li->addr.family, li->port, 0, err, errlen);
+            if (probe < 0) {
+                engine_free(e);
+                return NULL;
+            }
+            close(probe);
+        }
         for (unsigned k = 0; k < per; k++) {
             int fd = udp_open_server(&a, li->addr.family, li->port,
                                      e->nworkers > 0 ? UDP_REUSEPORT : 0, err, errlen);
