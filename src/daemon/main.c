@@ -55,9 +55,16 @@ static void warn_to_log(void *arg, const char *msg)
 /* Opens and locks the pidfile. Returns the fd, or -1 after logging why. */
 static int lock_pidfile(const char *path)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* No symlinks: as root, a planted link must not make us truncate another file. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
         log_msg(LOGL_ERR, "CONF: pidfile %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        log_msg(LOGL_ERR, "CONF: pidfile %s: not a regular file", path);
+        close(fd);
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {

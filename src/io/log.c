@@ -23,7 +23,8 @@ int log_open(const char *path)
         log_fd = 2;
         return 0;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    /* No symlinks: as root, a planted link must not make us append to another file. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
         return -1;
     }
