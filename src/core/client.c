@@ -34,7 +34,9 @@ static void fill_header(const struct ntp_packet *p, struct ntp_sample *out)
     out->leap = p->leap;
     out->stratum = p->stratum;
     out->version = p->version;
-    out->precision = p->precision;
+    /* A server's claimed precision is bounded to 2^-32 .. 1 s: a hostile +127 would
+     * otherwise become a 1e38 s delay and dispersion. */
+    out->precision = p->precision < -32 ? -32 : (p->precision > 0 ? 0 : p->precision);
     out->poll = p->poll;
     out->refid = p->refid;
     out->ref = p->ref;
@@ -91,7 +93,7 @@ enum client_reject client_process(const uint8_t *buf, size_t len, uint64_t nonce
 
     /* RFC 5905 sec. 8: offset and delay from T1..T4; t1 is our send time, not the
      * packet's origin, which is only the nonce. */
-    double server_prec = ldexp(1.0, p.precision);
+    double server_prec = ldexp(1.0, out->precision);     /* bounded in fill_header */
     double our_prec = ldexp(1.0, local_precision);
     double floor_delay = server_prec > our_prec ? server_prec : our_prec;
 

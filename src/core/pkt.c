@@ -80,12 +80,17 @@ void pkt_peek(const uint8_t *buf, size_t len, uint8_t *leap, uint8_t *version, u
     }
 }
 
-/* If the rem octets at buf + off have one of the three trailer sizes, records the trailer
- * and returns true; otherwise returns false and leaves out alone. */
+/* If the rem octets at buf + off have one of the three trailer shapes (a crypto-NAK must
+ * carry key ID 0), records the trailer and returns true; otherwise returns false and
+ * leaves out alone. */
 static bool take_trailer(const uint8_t *buf, size_t off, size_t rem, struct ntp_packet *out)
 {
     switch (rem) {
     case TRAILER_NAK_LEN:
+        /* RFC 7822 / PROTOCOL-CHECKS sec. 1: a crypto-NAK is the key ID 0 alone. */
+        if (get32(buf + off) != 0) {
+            return false;
+        }
         out->trailer = PKT_TRAILER_CRYPTO_NAK;
         break;
     case TRAILER_MAC16_LEN:

@@ -312,12 +312,15 @@ static void test_v4_layouts(void **state)
     assert_int_equal(p.mac_offset, 212);
     assert_int_equal(p.mac_len, 4);
 
-    /* Header + crypto-NAK alone; header + MACs alone. */
+    /* Header + crypto-NAK alone (key ID 0 only; 4 octets with another key ID are
+     * garbage); header + MACs alone. */
     hdr(4, 3);
-    put32(48, 0x01020304u);
+    put32(48, 0);
     assert_int_equal(dec(52, &p), PKT_OK);
     assert_int_equal(p.trailer, PKT_TRAILER_CRYPTO_NAK);
-    assert_int_equal(p.keyid, 0x01020304u);
+    assert_int_equal(p.keyid, 0);
+    put32(48, 0x01020304u);
+    assert_int_equal(dec(52, &p), PKT_ERR_TRAILER);
     assert_int_equal(dec(68, &p), PKT_OK);
     assert_int_equal(p.trailer, PKT_TRAILER_MAC16);
     assert_int_equal(p.keyid, 0x01020304u);
