@@ -92,7 +92,8 @@ int plat_poll(const plat_sock *socks, size_t n, int timeout_ms, bool *ready)
 {
     struct pollfd pfd[256];
     if (n > sizeof(pfd) / sizeof(pfd[0])) {
-        n = sizeof(pfd) / sizeof(pfd[0]);
+        errno = EINVAL;
+        return -1;
     }
     for (size_t i = 0; i < n; i++) {
         pfd[i].fd = socks[i];

@@ -466,7 +466,7 @@ static void format_time(const struct timespec *ts, bool local, bool iso, char *o
                         size_t size)
 {
     struct tm tm;
-    char base[32], zone[40], off[8];
+    char base[32], zone[40] = "", off[8] = "+0000";
     long us = (long)(ts->tv_nsec / 1000);
     int r = local ? plat_localtime((int64_t)ts->tv_sec, &tm)
                   : plat_gmtime((int64_t)ts->tv_sec, &tm);
