@@ -610,6 +610,23 @@ def t_unanswerable_requests_cost_nothing():
             d.stop()
 
 
+def t_address_in_use():
+    """With workers sharing a port through SO_REUSEPORT, a second daemon on the same address
+    and port must still refuse to start (it would silently take part of the traffic)."""
+    for workers in (0, 1, 2):
+        port = free_port()
+        d1 = Daemon(base_conf(port, workers=workers)).start()
+        try:
+            d2 = Daemon(base_conf(port, workers=workers), expect_fail=True)
+            d2.start()
+            rc = d2.wait_exit()
+            check(rc == 1 and "Address already in use" in d2.log(),
+                  "workers %d: second daemon rc %d: %s" % (workers, rc, d2.log()))
+            check(exchange(port, req()) is not None, "first daemon no longer answers")
+        finally:
+            d1.stop()
+
+
 TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
 
 
