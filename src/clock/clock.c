@@ -28,17 +28,23 @@ struct clk *clk_open(enum clk_kind kind, const struct clk_sim_params *sim, char 
     case CLK_NONE:
         c->ops = &clk_ops_none;
         break;
-    case CLK_SIM:
+    case CLK_SIM: {
+        struct timespec mono, start;
         c->ops = &clk_ops_sim;
-        clock_gettime(CLOCK_MONOTONIC, &c->mono0);
+        clock_gettime(CLOCK_MONOTONIC, &mono);
         if (sim != NULL && sim->start_set) {
-            c->sim_start.tv_sec = (time_t)sim->start_unix_sec;
-            c->sim_start.tv_nsec = 0;
+            start.tv_sec = (time_t)sim->start_unix_sec;
+            start.tv_nsec = 0;
         } else {
-            clock_gettime(CLOCK_REALTIME, &c->sim_start);
+            clock_gettime(CLOCK_REALTIME, &start);
         }
-        c->sim_freq = sim != NULL ? sim->freq_ppm * 1e-6 : 0.0;
+        c->sim_err = sim != NULL ? sim->freq_ppm * 1e-6 : 0.0;
+        atomic_init(&c->sim_seq, 0);
+        atomic_init(&c->sim_base_virt_ns, (int64_t)start.tv_sec * 1000000000 + start.tv_nsec);
+        atomic_init(&c->sim_base_mono_ns, (int64_t)mono.tv_sec * 1000000000 + mono.tv_nsec);
+        atomic_init(&c->sim_rate, 1.0 + c->sim_err);
         break;
+    }
     default:
         free(c);
         snprintf(err, errlen, "unknown clock kind %d", (int)kind);
@@ -83,6 +89,25 @@ int clk_slew_once(struct clk *c, double offset, char *err, size_t errlen)
         atomic_fetch_add(&c->total_adjust_ns, ns < 0 ? -ns : ns);
     }
     return r;
+}
+
+int clk_set_freq(struct clk *c, double freq_ppm, char *err, size_t errlen)
+{
+    if (!(freq_ppm >= -CLK_MAX_FREQ_PPM && freq_ppm <= CLK_MAX_FREQ_PPM)) {
+        snprintf(err, errlen, "frequency %g ppm is beyond +-%g ppm", freq_ppm,
+                 CLK_MAX_FREQ_PPM);
+        return CLK_FAILED;
+    }
+    int r = c->ops->set_freq(c, freq_ppm, err, errlen);
+    if (r == 0) {
+        atomic_store(&c->freq_ppm, freq_ppm);
+    }
+    return r;
+}
+
+double clk_get_freq(const struct clk *c)
+{
+    return atomic_load(&((struct clk *)c)->freq_ppm);
 }
 
 bool clk_slew_in_background(const struct clk *c)
@@ -132,7 +157,7 @@ void clk_get_stats(struct clk *c, struct clk_stats *out)
     out->slews = atomic_load(&c->slews);
     out->last_step = (double)atomic_load(&c->last_step_ns) * 1e-9;
     out->total_adjust = (double)atomic_load(&c->total_adjust_ns) * 1e-9;
-    out->freq_ppm = c->kind == CLK_SIM ? c->sim_freq * 1e6 : 0.0;
+    out->freq_ppm = atomic_load(&c->freq_ppm);
 }
 
 const char *clk_name(const struct clk *c)

@@ -59,6 +59,17 @@ int clk_step(struct clk *c, double offset, char *err, size_t errlen);
  * Ctrl-C). sim: applied at once. none: refused. */
 int clk_slew_once(struct clk *c, double offset, char *err, size_t errlen);
 
+/* The largest frequency correction, ppm (the Linux kernel's limit). */
+#define CLK_MAX_FREQ_PPM 500.0
+
+/* Sets the clock's frequency correction in ppm (positive: runs faster), kept until the
+ * next call: the one mechanism of slewing that Linux (ADJ_FREQUENCY), Windows and the
+ * simulated clock share; a phase correction is a frequency held for a while. Beyond
+ * +-CLK_MAX_FREQ_PPM: CLK_FAILED. none: refused. */
+int clk_set_freq(struct clk *c, double freq_ppm, char *err, size_t errlen);
+/* The correction in force, ppm. */
+double clk_get_freq(const struct clk *c);
+
 /* True when clk_slew_once returns before the slew is complete (the system finishes it). */
 bool clk_slew_in_background(const struct clk *c);
 

@@ -16,6 +16,8 @@ struct clk_ops {
     void (*from_system)(struct clk *c, const struct timespec *sys, struct timespec *out);
     int (*step)(struct clk *c, double offset, char *err, size_t errlen);
     int (*slew_once)(struct clk *c, double offset, char *err, size_t errlen);
+    /* Sets the frequency correction in ppm (positive: the clock runs faster). */
+    int (*set_freq)(struct clk *c, double freq_ppm, char *err, size_t errlen);
     /* The system finishes a slew_once after it returns (Linux); otherwise slew_once returns
      * when the slew is done (Windows, sim). */
     bool slew_in_background;
@@ -24,11 +26,15 @@ struct clk_ops {
 struct clk {
     const struct clk_ops *ops;
     enum clk_kind kind;
-    /* sim: virtual = start + (mono - mono0) * (1 + freq) + corr */
-    struct timespec sim_start;
-    struct timespec mono0;
-    double sim_freq;                /* fraction, not ppm */
-    _Atomic int64_t corr_ns;        /* all steps so far */
+    /* sim: virtual = base_virt + (mono - base_mono) * (1 + sim_err + freq correction),
+     * rebased at every change of frequency and shifted by every step. A seqlock of
+     * individually atomic fields: the engine writes, server workers read. */
+    double sim_err;                 /* simulated frequency error, fraction (fixed) */
+    _Atomic unsigned sim_seq;
+    _Atomic int64_t sim_base_virt_ns;   /* Unix ns */
+    _Atomic int64_t sim_base_mono_ns;
+    _Atomic double sim_rate;            /* 1 + sim_err + correction */
+    _Atomic double freq_ppm;            /* the frequency correction in force (all backends) */
     /* statistics, written by the engine thread only */
     _Atomic uint64_t steps;
     _Atomic uint64_t slews;

@@ -10,4 +10,5 @@ const struct clk_ops clk_ops_none = {
     .from_system = clk_identity,
     .step = clk_refuse,
     .slew_once = clk_refuse,
+    .set_freq = clk_refuse,
 };

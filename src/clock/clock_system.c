@@ -64,6 +64,23 @@ static int system_slew_once(struct clk *c, double offset, char *err, size_t errl
     return 0;
 }
 
+static int system_set_freq(struct clk *c, double freq_ppm, char *err, size_t errlen)
+{
+    struct timex tx;
+    (void)c;
+    memset(&tx, 0, sizeof(tx));
+    /* ADJ_FREQUENCY takes ppm scaled by 2^16. */
+    tx.modes = ADJ_FREQUENCY;
+    tx.freq = (long)llround(freq_ppm * 65536.0);
+    if (adjtimex(&tx) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "set frequency %+.3f ppm: %s%s", freq_ppm, strerror(e),
+                 e == EPERM ? " (needs root or CAP_SYS_TIME)" : "");
+        return e == EPERM || e == EACCES ? CLK_NOT_PERMITTED : CLK_FAILED;
+    }
+    return 0;
+}
+
 const struct clk_ops clk_ops_system = {
     .name = "system",
     .now = clk_read_realtime,
@@ -71,4 +88,5 @@ const struct clk_ops clk_ops_system = {
     .step = system_step,
     .slew_once = system_slew_once,
     .slew_in_background = true,
+    .set_freq = system_set_freq,
 };

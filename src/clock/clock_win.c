@@ -500,6 +500,43 @@ static int win_slew_once(struct clk *c, double offset, char *err, size_t errlen)
     return rc;
 }
 
+/* The frequency correction: the adjustment per clock interrupt is the increment scaled by
+ * (1 + ppm), with the system's own adjustment switched off; it stays until changed. */
+static int win_set_freq(struct clk *c, double freq_ppm, char *err, size_t errlen)
+{
+    char text[160];
+    uint64_t adj, incr, max_adj;
+    bool disabled, precise;
+    (void)c;
+
+    int rc = sys->enable_privilege(err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!sys->get_adjust(&adj, &incr, &disabled, &precise, &max_adj)) {
+        win_error_text(GetLastError(), text, sizeof(text));
+        snprintf(err, errlen, "set frequency %+.3f ppm: GetSystemTimeAdjustment: %s", freq_ppm,
+                 text);
+        sys->disable_privilege();
+        return CLK_FAILED;
+    }
+    double want = (double)incr * (1.0 + freq_ppm * 1e-6);
+    if (incr == 0 || !(want >= 1.0) || want > (double)max_adj) {
+        snprintf(err, errlen, "set frequency %+.3f ppm: cannot express it with the clock "
+                 "increment %llu", freq_ppm, (unsigned long long)incr);
+        sys->disable_privilege();
+        return CLK_FAILED;
+    }
+    bool ok = sys->set_adjust((uint64_t)llround(want), false, precise);
+    if (!ok) {
+        win_error_text(GetLastError(), text, sizeof(text));
+        snprintf(err, errlen, "set frequency %+.3f ppm: SetSystemTimeAdjustment: %s",
+                 freq_ppm, text);
+    }
+    sys->disable_privilege();
+    return ok ? 0 : CLK_FAILED;
+}
+
 const struct clk_ops clk_ops_system = {
     .name = "system",
     .now = win_now,
@@ -507,4 +544,5 @@ const struct clk_ops clk_ops_system = {
     .from_system = clk_identity,
     .step = win_step,
     .slew_once = win_slew_once,
+    .set_freq = win_set_freq,
 };
