@@ -105,6 +105,31 @@ int clk_set_freq(struct clk *c, double freq_ppm, char *err, size_t errlen)
     return r;
 }
 
+int clk_set_leap(struct clk *c, enum clk_leap leap, char *err, size_t errlen)
+{
+    if (leap != CLK_LEAP_NONE && leap != CLK_LEAP_INSERT && leap != CLK_LEAP_DELETE) {
+        snprintf(err, errlen, "unknown leap %d", (int)leap);
+        return CLK_FAILED;
+    }
+    int r = c->ops->set_leap != NULL ? c->ops->set_leap(c, (int)leap, err, errlen) : 0;
+    if (r == 0) {
+        atomic_store(&c->leap, (int)leap);
+    }
+    return r;
+}
+
+int clk_set_synced(struct clk *c, bool synced, double est_error, double max_error, char *err,
+                   size_t errlen)
+{
+    int r = c->ops->set_synced != NULL
+                ? c->ops->set_synced(c, synced, est_error, max_error, err, errlen)
+                : 0;
+    if (r == 0) {
+        atomic_store(&c->synced, synced);
+    }
+    return r;
+}
+
 double clk_get_freq(const struct clk *c)
 {
     return atomic_load(&((struct clk *)c)->freq_ppm);
@@ -113,6 +138,23 @@ double clk_get_freq(const struct clk *c)
 bool clk_slew_in_background(const struct clk *c)
 {
     return c->ops->slew_in_background;
+}
+
+int clk_refuse_leap(struct clk *c, int leap, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "clock %s never adjusts the clock (asked to arm leap %d)",
+             c->ops->name, leap);
+    return CLK_FAILED;
+}
+
+int clk_refuse_synced(struct clk *c, bool synced, double est_error, double max_error,
+                      char *err, size_t errlen)
+{
+    (void)est_error;
+    (void)max_error;
+    snprintf(err, errlen, "clock %s never adjusts the clock (asked to mark it %s)",
+             c->ops->name, synced ? "synchronized" : "unsynchronized");
+    return CLK_FAILED;
 }
 
 int clk_refuse(struct clk *c, double offset, char *err, size_t errlen)
@@ -158,6 +200,8 @@ void clk_get_stats(struct clk *c, struct clk_stats *out)
     out->last_step = (double)atomic_load(&c->last_step_ns) * 1e-9;
     out->total_adjust = (double)atomic_load(&c->total_adjust_ns) * 1e-9;
     out->freq_ppm = atomic_load(&c->freq_ppm);
+    out->leap = atomic_load(&c->leap);
+    out->synced = atomic_load(&c->synced);
 }
 
 const char *clk_name(const struct clk *c)

@@ -28,7 +28,12 @@ struct clk_stats {
     double last_step;           /* signed s */
     double total_adjust;        /* sum of |corrections|, s */
     double freq_ppm;
+    int leap;                   /* enum clk_leap announced to the clock */
+    bool synced;                /* the clock was told it is synchronized */
 };
+
+/* A leap second the clock is told to apply at the end of the UTC day. */
+enum clk_leap { CLK_LEAP_NONE = 0, CLK_LEAP_INSERT, CLK_LEAP_DELETE };
 
 struct clk;
 
@@ -69,6 +74,17 @@ int clk_slew_once(struct clk *c, double offset, char *err, size_t errlen);
 int clk_set_freq(struct clk *c, double freq_ppm, char *err, size_t errlen);
 /* The correction in force, ppm. */
 double clk_get_freq(const struct clk *c);
+
+/* Arms (or disarms) a leap second at the end of the current UTC day (Linux: STA_INS /
+ * STA_DEL, applied by the kernel). Windows applies leap seconds itself: a no-op there.
+ * none: refused. */
+int clk_set_leap(struct clk *c, enum clk_leap leap, char *err, size_t errlen);
+
+/* Tells the clock whether it is synchronized, with the estimated and maximum error in
+ * seconds (Linux: STA_UNSYNC, which also lets the kernel copy the time to the RTC every
+ * 11 minutes when clear, and ADJ_ESTERROR / ADJ_MAXERROR). none: refused. */
+int clk_set_synced(struct clk *c, bool synced, double est_error, double max_error, char *err,
+                   size_t errlen);
 
 /* True when clk_slew_once returns before the slew is complete (the system finishes it). */
 bool clk_slew_in_background(const struct clk *c);

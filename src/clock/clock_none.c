@@ -11,4 +11,6 @@ const struct clk_ops clk_ops_none = {
     .step = clk_refuse,
     .slew_once = clk_refuse,
     .set_freq = clk_refuse,
+    .set_leap = clk_refuse_leap,
+    .set_synced = clk_refuse_synced,
 };

@@ -81,6 +81,58 @@ static int system_set_freq(struct clk *c, double freq_ppm, char *err, size_t err
     return 0;
 }
 
+/* Sets or clears status bits, keeping the others (read first: ADJ_STATUS replaces the
+ * whole word). */
+static int system_status(int set, int clear, const char *what, char *err, size_t errlen)
+{
+    struct timex tx;
+    memset(&tx, 0, sizeof(tx));
+    if (adjtimex(&tx) < 0) {
+        snprintf(err, errlen, "%s: adjtimex: %s", what, strerror(errno));
+        return CLK_FAILED;
+    }
+    int status = (tx.status & ~clear) | set;
+    memset(&tx, 0, sizeof(tx));
+    tx.modes = ADJ_STATUS;
+    tx.status = status;
+    if (adjtimex(&tx) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s%s", what, strerror(e),
+                 e == EPERM ? " (needs root or CAP_SYS_TIME)" : "");
+        return e == EPERM || e == EACCES ? CLK_NOT_PERMITTED : CLK_FAILED;
+    }
+    return 0;
+}
+
+static int system_set_leap(struct clk *c, int leap, char *err, size_t errlen)
+{
+    (void)c;
+    int set = leap == CLK_LEAP_INSERT ? STA_INS : leap == CLK_LEAP_DELETE ? STA_DEL : 0;
+    return system_status(set, (STA_INS | STA_DEL) & ~set, "arm leap second", err, errlen);
+}
+
+static int system_set_synced(struct clk *c, bool synced, double est_error, double max_error,
+                             char *err, size_t errlen)
+{
+    (void)c;
+    /* STA_UNSYNC clear also lets the kernel write the RTC every 11 minutes. */
+    int r = system_status(synced ? 0 : STA_UNSYNC, synced ? STA_UNSYNC : 0,
+                          "set synchronization status", err, errlen);
+    if (r != 0) {
+        return r;
+    }
+    struct timex tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.modes = ADJ_ESTERROR | ADJ_MAXERROR;
+    tx.esterror = (long)llround(fmax(0.0, fmin(est_error, 16.0)) * 1e6); /* microseconds */
+    tx.maxerror = (long)llround(fmax(0.0, fmin(max_error, 16.0)) * 1e6);
+    if (adjtimex(&tx) < 0) {
+        snprintf(err, errlen, "set error estimates: %s", strerror(errno));
+        return CLK_FAILED;
+    }
+    return 0;
+}
+
 const struct clk_ops clk_ops_system = {
     .name = "system",
     .now = clk_read_realtime,
@@ -89,4 +141,6 @@ const struct clk_ops clk_ops_system = {
     .slew_once = system_slew_once,
     .slew_in_background = true,
     .set_freq = system_set_freq,
+    .set_leap = system_set_leap,
+    .set_synced = system_set_synced,
 };

@@ -131,6 +131,26 @@ static void sim_maps_kernel_timestamps(void **state)
     clk_close(c);
 }
 
+static void sim_records_leap_and_sync_state(void **state)
+{
+    (void)state;
+    char err[128];
+    struct clk *c = open_sim(1700000000, 0.0);
+    struct clk_stats st;
+    clk_get_stats(c, &st);
+    assert_int_equal(st.leap, CLK_LEAP_NONE);
+    assert_false(st.synced);
+    assert_int_equal(clk_set_leap(c, CLK_LEAP_INSERT, err, sizeof(err)), 0);
+    assert_int_equal(clk_set_synced(c, true, 0.001, 0.01, err, sizeof(err)), 0);
+    clk_get_stats(c, &st);
+    assert_int_equal(st.leap, CLK_LEAP_INSERT);
+    assert_true(st.synced);
+    assert_int_equal(clk_set_leap(c, (enum clk_leap)7, err, sizeof(err)), CLK_FAILED);
+    clk_get_stats(c, &st);
+    assert_int_equal(st.leap, CLK_LEAP_INSERT);
+    clk_close(c);
+}
+
 static void none_refuses_every_correction(void **state)
 {
     (void)state;
@@ -141,6 +161,8 @@ static void none_refuses_every_correction(void **state)
     assert_int_equal(clk_slew_once(c, 0.001, err, sizeof(err)), CLK_FAILED);
     assert_int_equal(clk_set_freq(c, 1.0, err, sizeof(err)), CLK_FAILED);
     assert_non_null(strstr(err, "never adjusts"));
+    assert_int_equal(clk_set_leap(c, CLK_LEAP_INSERT, err, sizeof(err)), CLK_FAILED);
+    assert_int_equal(clk_set_synced(c, true, 0.0, 0.0, err, sizeof(err)), CLK_FAILED);
     struct clk_stats st;
     clk_get_stats(c, &st);
     assert_int_equal(st.steps, 0);
@@ -155,6 +177,7 @@ int main(void)
         cmocka_unit_test(sim_starts_where_told_and_steps),
         cmocka_unit_test(sim_frequency_error_and_correction),
         cmocka_unit_test(sim_maps_kernel_timestamps),
+        cmocka_unit_test(sim_records_leap_and_sync_state),
         cmocka_unit_test(none_refuses_every_correction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
