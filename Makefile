@@ -5,6 +5,7 @@
 #   make test           install missing dependencies, build, run the whole test suite
 #   make bench-server   server throughput benchmark against chronyd and ntpnull (a few minutes)
 #   make bench-query    `stratum query` against ntpdig, 1,000 runs each (about a minute)
+#   make bench-sim      the simulator's accuracy table (tests/sim), 10 seeds per scenario
 #   make win            cross-build stratum.exe for Windows into build-win/ (mingw-w64)
 #   make clean          remove the build folders
 # MESON_ARGS: extra `meson setup` options (CI=true adds -Dwerror=true).
@@ -19,7 +20,7 @@ TESTLOG = $(BUILD)/meson-logs/$(TESTLOG_BASE).json
 # the daemon never gets the right to change the clock (as root: CAP_SYS_TIME leaves the bounding set)
 NOCLOCK = $(if $(filter 0,$(shell id -u)),setpriv --bounding-set=-sys_time)
 
-.PHONY: all build run test bench-server bench-query win clean
+.PHONY: all build run test bench-server bench-query bench-sim win clean
 
 all: build
 
@@ -62,6 +63,10 @@ bench-server: build
 
 bench-query: build
 	bash bench/query.sh
+
+# The accuracy simulator's table: every scenario over 10 seeds (tests/sim; a few seconds).
+bench-sim: build
+	$(BUILD)/tests/sim/sim_scenarios all
 
 # Windows: tests/win/wine.sh build-win/stratum.exe build/stratumd runs its tests under wine
 win:
