@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * sim: event loop over true time. Events: a client poll to a server (the request crosses
- * the link, the server answers through srv.c at once, and the reply is queued for its
- * arrival), a reply arriving (client_process, filter, select, discipline), and a metrics
- * tick every second of true time. Randomness comes only from the seeded xoshiro256**.
+ * sim: event loop over true time around the engine's own core (core/sync.c: associations,
+ * filters, selection, discipline, poll policy). The simulator is only the world: true
+ * time, the local clock, the servers (srv.c) and the links. Events: something due in the
+ * engine (sync_next_due: requests from sync_request, which cross the link and are
+ * answered by the server at once, and the discipline's deadline, sync_tick), a reply
+ * arriving (sync_receive; its action is applied to the simulated clock), and a metrics
+ * tick every second of true time. Monotonic time is true time (the ppm difference does
+ * not matter here). Randomness comes only from the seeded xoshiro256**.
  */
 #include "sim.h"
 
@@ -12,11 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/client.h"
+#include "core/assoc.h"
 #include "core/discipline.h"
-#include "core/filter.h"
-#include "core/select.h"
 #include "core/srv.h"
+#include "core/sync.h"
 
 /* ---- PRNG: xoshiro256** seeded by splitmix64 ---- */
 
@@ -76,13 +79,15 @@ double sim_rng_normal(struct sim_rng *r)
 #define SIM_PRECISION (-24)
 /* Server processing time between receive and transmit timestamps. */
 #define SIM_PROC 5e-6
-/* ntpd's iburst: 8 requests 2 s apart while the source is not yet reachable. */
-#define BURST_COUNT 8
-/* s: see adapt_poll */
-#define SIM_POLL_NOISE 2e-6
-#define BURST_SPACING 2.0
 /* Warm-up excluded from the "after convergence" statistics besides the settle time. */
 #define SIM_WARMUP 900.0
+/* Replies on the way back at one time (a few per source at most). */
+#define SIM_MAX_FLIGHTS 64
+/* Our address as a refid (192.0.2.100) and the servers' (192.0.2.1 + k). */
+#define SIM_OUR_REFID UINT32_C(0xc0000264)
+#define SIM_SRV_REFID(k) (UINT32_C(0xc0000201) + (uint32_t)(k))
+/* Events allowed between two metric ticks before the run is declared stuck. */
+#define SIM_MAX_EVENTS_PER_TICK 100000
 
 struct sim_clock {
     double t;         /* true time of the last advance */
@@ -105,20 +110,12 @@ static void clock_advance(struct sim_clock *c, struct sim_rng *r, double t)
     c->t = t;
 }
 
-struct assoc {
-    struct filter f;
-    int poll;
-    int burst_left;
-    unsigned good;
-    double next_send;
-    bool pending;
-    double rx_at;
-    uint8_t reply[48];
-    uint64_t nonce;
-    ntp_ts_t t1;
-    bool have;
-    struct filter_out last;
-    double root_delay, root_disp;
+/* A server's reply on its way to us. */
+struct flight {
+    bool used;
+    unsigned src;
+    double at; /* s of true time of arrival */
+    uint8_t buf[48];
 };
 
 struct world {
@@ -126,14 +123,12 @@ struct world {
     struct sim_rng rng;
     struct sim_clock clk;
     ntp_ts_t base; /* NTP time at true time 0 */
-    struct discipline disc;
-    struct assoc as[SIM_MAX_SERVERS];
+    struct sync sync;
+    struct flight fl[SIM_MAX_FLIGHTS];
     double first_sync;
     unsigned steps;
     bool panicked;
-    int maxpoll_override;
-    bool own_sample;
-    bool rfc_filter_only; /* hand the discipline only the filter's newer samples */
+    bool trace;
 };
 
 static ntp_ts_t local_ts(const struct world *w)
@@ -150,21 +145,11 @@ static double server_time(const struct sim_server *s, double t)
     return v;
 }
 
-static void do_send(struct world *w, unsigned k, double t)
+/* Request req (from sync_request) leaves for server k at true time t: it crosses the link,
+ * the server answers through srv.c, and the reply is queued for its arrival. */
+static void send_request(struct world *w, unsigned k, double t, const uint8_t *req, size_t len)
 {
-    struct assoc *a = &w->as[k];
     const struct sim_server *s = &w->cfg->server[k];
-    uint8_t req[48];
-    a->nonce = sim_rng_next(&w->rng);
-    a->t1 = local_ts(w);
-    client_request(req, sizeof(req), 4, (int8_t)a->poll, a->nonce);
-    a->pending = false;
-    if (a->burst_left > 0) {
-        a->burst_left--;
-        a->next_send = t + BURST_SPACING;
-    } else {
-        a->next_send = t + ldexp(1.0, a->poll);
-    }
     if (sim_rng_uniform(&w->rng) < s->link.loss_out) {
         return;
     }
@@ -172,173 +157,92 @@ static void do_send(struct world *w, unsigned k, double t)
     struct ntp_packet p;
     uint8_t mode;
     enum pkt_reason why;
-    if (srv_classify(req, sizeof(req), 12345, &p, &mode, &why) != SRV_ANSWER) {
+    if (srv_classify(req, len, 12345, &p, &mode, &why) != SRV_ANSWER) {
         return;
+    }
+    struct flight *f = NULL;
+    for (unsigned i = 0; i < SIM_MAX_FLIGHTS; i++) {
+        if (!w->fl[i].used) {
+            f = &w->fl[i];
+            break;
+        }
+    }
+    if (f == NULL) {
+        fprintf(stderr, "sim: too many replies in flight\n");
+        abort();
     }
     struct srv_sys sys = {0, 1, SIM_PRECISION, 0x47505300u /* "GPS" */, 0, 0.0, 1e-5};
     double rx = server_time(s, arrive);
     sys.ref_time = ntp_ts_add(w->base, rx - 8.0);
     uint32_t rnd = (uint32_t)sim_rng_next(&w->rng);
-    if (srv_reply(&sys, &p, mode, ntp_ts_add(w->base, rx), rnd, a->reply, sizeof(a->reply)) != 48) {
+    if (srv_reply(&sys, &p, mode, ntp_ts_add(w->base, rx), rnd, f->buf, sizeof(f->buf)) != 48) {
         return;
     }
-    srv_stamp_xmt(a->reply, ntp_ts_add(w->base, server_time(s, arrive + SIM_PROC)), SIM_PRECISION,
+    srv_stamp_xmt(f->buf, ntp_ts_add(w->base, server_time(s, arrive + SIM_PROC)), SIM_PRECISION,
                   (uint32_t)sim_rng_next(&w->rng));
     if (sim_rng_uniform(&w->rng) < s->link.loss_in) {
         return;
     }
-    a->pending = true;
-    a->rx_at = arrive + SIM_PROC + s->link.delay_in + sim_rng_exp(&w->rng, s->link.jitter_in);
+    f->used = true;
+    f->src = k;
+    f->at = arrive + SIM_PROC + s->link.delay_in + sim_rng_exp(&w->rng, s->link.jitter_in);
 }
 
-static void after_step(struct world *w, double t)
+/* The engine's action, applied to the simulated clock. */
+static void apply(struct world *w, const struct sync_action *a, double t, bool correction)
 {
-    for (unsigned k = 0; k < w->cfg->n_servers; k++) {
-        struct assoc *a = &w->as[k];
-        filter_clear(&a->f);
-        a->pending = false;
-        a->have = false;
-        a->good = 0;
-        a->burst_left = BURST_COUNT - 1;
-        a->next_send = t + BURST_SPACING;
-    }
-}
-
-/* The engine's poll policy: quiet paths are polled less often (one step per 4 updates with
- * a small offset), noisy ones at minpoll, where the regression gets the many samples it
- * needs within the time the oscillator's wander leaves a straight line. Target: the largest
- * poll with noise * 2^(poll - minpoll) <= SIM_POLL_NOISE. */
-static void adapt_poll(struct world *w, struct assoc *a)
-{
-    struct discipline_status st;
-    discipline_get_status(&w->disc, &st);
-    const struct discipline_status *d = &st;
-    int maxpoll = w->maxpoll_override ? w->maxpoll_override : w->cfg->maxpoll;
-    int target = w->cfg->minpoll;
-    while (target < maxpoll &&
-           d->noise * ldexp(1.0, target + 1 - w->cfg->minpoll) <= SIM_POLL_NOISE) {
-        target++;
-    }
-    double tol = 3.0 * fmax(d->noise, d->offset_err);
-    if (a->poll > target || (fabs(d->offset) > 3.0 * tol && a->poll > w->cfg->minpoll)) {
-        a->poll--;
-        a->good = 0;
-    } else if (a->poll < target && d->samples >= 8 && fabs(d->offset) <= tol) {
-        if (++a->good >= 4) {
-            a->poll++;
-            a->good = 0;
-        }
-    }
-}
-
-static void do_receive(struct world *w, unsigned k, double t)
-{
-    struct assoc *a = &w->as[k];
-    a->pending = false;
-    struct ntp_sample smp;
-    if (client_process(a->reply, sizeof(a->reply), a->nonce, a->t1, local_ts(w), SIM_PRECISION,
-                       &smp) != CLIENT_OK) {
-        return;
-    }
-    double now = t; /* monotonic = true time: the ppm difference is irrelevant here */
-    filter_add(&a->f, now, smp.offset, smp.delay, smp.dispersion);
-    a->root_delay = smp.root_delay;
-    a->root_disp = smp.root_disp;
-    struct filter_out fo;
-    bool fresh = filter_select(&a->f, now, &fo);
-    if (!w->rfc_filter_only) {
-        /* Every sample goes on: the regression weighs samples by their delay itself,
-         * which keeps what the 8-stage filter would discard (as chrony and ntpd-rs
-         * do). The filter still supplies dispersion and jitter for the selection. */
-        (void)filter_peek(&a->f, now, &fo);
-        fo.t = now;
-        fo.offset = smp.offset;
-        fo.delay = smp.delay;
-    } else if (!fresh) {
-        return;
-    }
-    a->last = fo;
-    a->have = true;
-
-    /* Selection over the sources' latest filtered samples, brought to the newest one's
-     * time. */
-    struct sel_source src[SIM_MAX_SERVERS];
-    unsigned idx[SIM_MAX_SERVERS];
-    size_t n = 0;
-    double t_ref = fo.t;
-    for (unsigned j = 0; j < w->cfg->n_servers; j++) {
-        if (w->as[j].have && w->as[j].last.t > t_ref) {
-            t_ref = w->as[j].last.t;
-        }
-    }
-    for (unsigned j = 0; j < w->cfg->n_servers; j++) {
-        const struct assoc *b = &w->as[j];
-        if (!b->have) {
-            continue;
-        }
-        src[n].offset = discipline_offset_at(&w->disc, b->last.t, b->last.offset, t_ref);
-        src[n].distance =
-            fmax((b->root_delay + b->last.delay) / 2.0 + b->root_disp + b->last.dispersion +
-                     b->last.jitter + FILTER_PHI * (now - b->last.t),
-                 1e-6);
-        idx[n++] = j;
-    }
-    bool tc[SIM_MAX_SERVERS];
-    struct sel_result res;
-    sel_intersect(src, n, tc, &res);
-    bool mine = false;
-    double sw = 0.0, err = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        if (tc[i]) {
-            double wt = 1.0 / src[i].distance;
-            sw += wt;
-            err += wt * w->as[idx[i]].last.delay / 2.0;
-            if (idx[i] == k) {
-                mine = true;
-            }
-        }
-    }
-    if (res.n_true < 1 || !mine) {
-        return;
-    }
-    err /= sw;
-    double off = res.offset;
-    if (w->own_sample) {
-        /* Each measurement enters the regression once: the triggering truechimer's own. */
-        t_ref = a->last.t;
-        off = a->last.offset;
-        err = a->last.delay / 2.0;
-    }
-    struct discipline_action act = discipline_update_at(&w->disc, now, t_ref, off, err, a->poll);
-    if (getenv("SIM_TRACE") != NULL) {
-        fprintf(stderr,
-                "t %9.1f src %u off %+.6f err %.6f | act %d step %+.6f f %+9.4f | "
-                "est %+.6f fest %+9.4f skew %.4f n %u noise %.2e | poll %d phase %+.6f\n",
-                t, k, res.offset, err, (int)act.kind, act.step, act.freq_ppm, w->disc.offset_est,
-                discipline_freq_ppm(&w->disc), discipline_skew_ppm(&w->disc), w->disc.n,
-                w->disc.noise, a->poll, w->clk.phase);
-    }
-    switch (act.kind) {
-    case DISCIPLINE_FREQ:
-        w->clk.freq_corr = act.freq_ppm * 1e-6;
-        adapt_poll(w, a);
+    switch (a->kind) {
+    case SYNC_ACT_FREQ:
+        w->clk.freq_corr = a->freq_ppm * 1e-6;
         break;
-    case DISCIPLINE_STEP:
-        w->clk.phase += act.step;
-        w->clk.freq_corr = act.freq_ppm * 1e-6;
+    case SYNC_ACT_STEP:
+        w->clk.phase += a->step;
+        w->clk.freq_corr = a->freq_ppm * 1e-6;
         w->steps++;
-        after_step(w, t);
         break;
-    case DISCIPLINE_PANIC:
+    case SYNC_ACT_PANIC:
         w->panicked = true;
         return;
-    case DISCIPLINE_NONE:
-    case DISCIPLINE_STEP_LIMIT:
+    case SYNC_ACT_NONE:
         return;
     }
-    if (w->first_sync < 0.0) {
+    if (correction && w->first_sync < 0.0) {
         w->first_sync = t;
     }
+}
+
+static void receive(struct world *w, struct flight *f, double t)
+{
+    f->used = false;
+    enum assoc_result res;
+    struct sync_action a =
+        sync_receive(&w->sync, f->src, t, f->buf, sizeof(f->buf), local_ts(w), &res);
+    if (w->trace) {
+        struct discipline_status d;
+        discipline_get_status(&w->sync.disc, &d);
+        fprintf(stderr,
+                "t %9.1f src %u %-8s | act %d off %+.6f step %+.6f f %+9.4f | est %+.6f "
+                "fest %+9.4f skew %.4f n %u noise %.2e | poll %d phase %+.6f\n",
+                t, f->src, assoc_result_name(res), (int)a.kind, a.offset, a.step, a.freq_ppm,
+                d.offset, d.freq_ppm, d.skew_ppm, d.samples, d.noise,
+                assoc_poll(&w->sync.src[f->src].as), w->clk.phase);
+    }
+    apply(w, &a, t, true);
+}
+
+/* Something is due in the engine at t: requests, and the discipline's deadline. */
+static void engine_due(struct world *w, double t)
+{
+    for (unsigned k = 0; k < w->sync.n; k++) {
+        uint8_t req[48];
+        uint64_t nonce = sim_rng_next(&w->rng);
+        size_t len = sync_request(&w->sync, k, t, nonce, local_ts(w), req, sizeof(req));
+        if (len > 0) {
+            send_request(w, k, t, req, len);
+        }
+    }
+    struct sync_action a = sync_tick(&w->sync, t);
+    apply(w, &a, t, false);
 }
 
 void sim_run(const struct sim_config *cfg, uint64_t seed, struct sim_result *out)
@@ -353,23 +257,31 @@ void sim_run(const struct sim_config *cfg, uint64_t seed, struct sim_result *out
     /* 2026-ish; scenario "era" starts ten minutes before the 2036 rollover. */
     w.base = cfg->era_cross ? ((ntp_ts_t)0xffffffffu - 600u) << 32 : (ntp_ts_t)3973000000u << 32;
     w.first_sync = -1.0;
-    w.rfc_filter_only = getenv("SIM_RFC_FILTER") != NULL;
-    w.own_sample = getenv("SIM_COMBINED") == NULL;
-    struct discipline_config dc;
-    discipline_config_default(&dc);
-    dc.allow_first = cfg->allow_first;
-    discipline_init(&w.disc, &dc, 0.0, 0.0, false);
-    for (unsigned k = 0; k < cfg->n_servers; k++) {
-        struct assoc *a = &w.as[k];
-        filter_init(&a->f);
-        a->poll = cfg->minpoll;
-        if (getenv("SIM_MAXPOLL") != NULL) {
-            w.maxpoll_override = atoi(getenv("SIM_MAXPOLL"));
-        }
-        a->burst_left = cfg->iburst ? BURST_COUNT - 1 : 0;
-        /* Sources start a little apart, as resolvers and sockets do. */
-        a->next_send = 0.1 + 0.3 * k;
+    w.trace = getenv("SIM_TRACE") != NULL;
+
+    struct sync_config sc;
+    memset(&sc, 0, sizeof(sc));
+    discipline_config_default(&sc.disc);
+    sc.disc.allow_first = cfg->allow_first;
+    sc.minsane = 1;
+    sc.precision = SIM_PRECISION;
+    sc.addr_refid = SIM_OUR_REFID;
+    sync_init(&w.sync, &sc, 0.0, 0.0, false);
+    struct assoc_config ac;
+    assoc_config_default(&ac);
+    ac.minpoll = (int8_t)cfg->minpoll;
+    ac.maxpoll = (int8_t)cfg->maxpoll;
+    if (getenv("SIM_MAXPOLL") != NULL) {
+        ac.maxpoll = (int8_t)atoi(getenv("SIM_MAXPOLL"));
     }
+    ac.iburst = cfg->iburst;
+    for (unsigned k = 0; k < cfg->n_servers; k++) {
+        if (sync_add(&w.sync, &ac, SIM_SRV_REFID(k), 0.0) != (int)k) {
+            fprintf(stderr, "sim: sync_add failed for server %u\n", k);
+            abort();
+        }
+    }
+
     size_t nticks = (size_t)cfg->duration + 1;
     double *ph = malloc(nticks * sizeof(*ph));
     double *fe = malloc(nticks * sizeof(*fe));
@@ -379,50 +291,50 @@ void sim_run(const struct sim_config *cfg, uint64_t seed, struct sim_result *out
     out->max_phase = -INFINITY;
     out->min_phase = INFINITY;
     size_t tick = 0;
+    unsigned events = 0;
     while (tick < nticks && !w.panicked) {
-        /* Next event: a tick, a send or a receive. */
+        /* Next event: a metrics tick, something due in the engine, or a reply arriving. */
         double t = (double)tick;
         int kind = 0;
-        unsigned who = 0;
-        double dl = discipline_deadline(&w.disc);
-        if (dl >= 0.0 && dl < t) {
-            t = dl;
-            kind = 3;
+        struct flight *who = NULL;
+        double due = sync_next_due(&w.sync);
+        if (due >= 0.0 && due < t) {
+            t = due;
+            kind = 1;
         }
-        for (unsigned k = 0; k < cfg->n_servers; k++) {
-            if (w.as[k].pending && w.as[k].rx_at < t) {
-                t = w.as[k].rx_at;
+        for (unsigned i = 0; i < SIM_MAX_FLIGHTS; i++) {
+            if (w.fl[i].used && w.fl[i].at < t) {
+                t = w.fl[i].at;
                 kind = 2;
-                who = k;
-            }
-            if (w.as[k].next_send < t) {
-                t = w.as[k].next_send;
-                kind = 1;
-                who = k;
+                who = &w.fl[i];
             }
         }
         clock_advance(&w.clk, &w.rng, t);
+        if (kind != 0 && ++events > SIM_MAX_EVENTS_PER_TICK) {
+            fprintf(stderr, "sim: stuck at t %.6f (engine due %.6f)\n", t, due);
+            abort();
+        }
         if (kind == 1) {
-            do_send(&w, who, t);
+            engine_due(&w, t);
         } else if (kind == 2) {
-            do_receive(&w, who, t);
-        } else if (kind == 3) {
-            struct discipline_action act = discipline_tick(&w.disc, t);
-            if (act.kind == DISCIPLINE_FREQ) {
-                w.clk.freq_corr = act.freq_ppm * 1e-6;
-            }
+            receive(&w, who, t);
         } else {
             ph[tick] = w.clk.phase;
-            fe[tick] = discipline_freq_ppm(&w.disc) + w.clk.freq_err * 1e6;
+            fe[tick] = sync_freq_ppm(&w.sync) + w.clk.freq_err * 1e6;
             out->max_phase = fmax(out->max_phase, w.clk.phase);
             out->min_phase = fmin(out->min_phase, w.clk.phase);
             tick++;
+            events = 0;
         }
     }
+    struct srv_sys served;
+    sync_served(&w.sync, w.clk.t, &served);
+    out->served_stratum = served.stratum;
+    out->peer = w.sync.sys_peer;
     out->first_sync = w.first_sync;
     out->steps = w.steps;
     out->panicked = w.panicked;
-    out->updates = w.disc.updates;
+    out->updates = w.sync.disc.updates;
     out->settle = -1.0;
     out->rms_offset = out->max_offset = out->rms_freq_ppm = NAN;
     if (!w.panicked && w.first_sync >= 0.0) {

@@ -2,10 +2,10 @@
 /*
  * sim: a deterministic, seeded, in-process simulator of one NTP client against simulated
  * servers over simulated links. It owns true time, the local clock (frequency error,
- * random-walk wander, steps, the frequency the discipline sets), the servers and the links,
- * and a small loop that plays the engine's role (polling, iburst, poll adaptation) around
- * the real core code: client.c on the wire, srv.c for the servers' replies, filter.c,
- * select.c and discipline.c.
+ * random-walk wander, steps, the frequency the discipline sets), the servers (their replies
+ * built by srv.c) and the links. The client side is the engine's own pure core, sync.c
+ * (associations, iburst and poll schedule, on-wire checks, filter, selection, discipline,
+ * poll policy), the same code stratumd runs, not a copy.
  */
 #ifndef STRATUM_SIM_H
 #define STRATUM_SIM_H
@@ -61,6 +61,8 @@ struct sim_result {
     unsigned steps;
     bool panicked;
     unsigned updates;
+    unsigned served_stratum; /* sync_served at the end (16: unsynchronized) */
+    int peer;                /* the system peer at the end, server index; -1 none */
 };
 
 /* Runs one scenario with one seed. */
