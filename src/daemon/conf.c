@@ -450,6 +450,82 @@ static int do_discard(struct parse *p, struct words *ws)
     return 0;
 }
 
+static int do_driftfile(struct parse *p, struct words *ws)
+{
+    return copy_path(p, ws, p->c->driftfile);
+}
+
+/* Options given as "NAME VALUE" pairs; known[] are parsed as numbers into out[] (NULL: a
+ * word other daemons know that we only warn about). */
+struct num_opt {
+    const char *name;
+    double min, max;
+    double *out;
+};
+
+static int do_pairs(struct parse *p, struct words *ws, const struct num_opt *opts)
+{
+    if (ws->n < 3 || (ws->n - 1) % 2 != 0) {
+        return fail(p, "%s: expected '%s OPTION VALUE ...'", ws->w[0], ws->w[0]);
+    }
+    for (int i = 1; i < ws->n; i += 2) {
+        const struct num_opt *o = opts;
+        while (o->name != NULL && strcmp(o->name, ws->w[i]) != 0) {
+            o++;
+        }
+        if (o->name == NULL) {
+            char known[256] = "";
+            for (const struct num_opt *k = opts; k->name != NULL; k++) {
+                strncat(known, k == opts ? "" : ", ", sizeof(known) - strlen(known) - 1);
+                strncat(known, k->name, sizeof(known) - strlen(known) - 1);
+            }
+            return fail(p, "%s: '%s': expected one of %s", ws->w[0], ws->w[i], known);
+        }
+        double v;
+        char what[64];
+        snprintf(what, sizeof(what), "%s %s", ws->w[0], o->name);
+        if (parse_double(p, what, ws->w[i + 1], o->min, o->max, &v) != 0) {
+            return -1;
+        }
+        if (o->out == NULL) {
+            warn(p, "%s %s: not implemented yet; ignored", ws->w[0], o->name);
+        } else {
+            *o->out = v;
+        }
+    }
+    return 0;
+}
+
+static int do_tos(struct parse *p, struct words *ws)
+{
+    struct conf *c = p->c;
+    const struct num_opt opts[] = {
+        { "minsane", 1, 64, &c->minsane },         { "maxdist", 0.001, 16, &c->maxdist },
+        { "minclock", 1, 64, NULL },               { "maxclock", 1, 64, NULL },
+        { "mindist", 0, 16, NULL },                { "ceiling", 1, 16, NULL },
+        { "floor", 0, 16, NULL },                  { "cohort", 0, 1, NULL },
+        { "orphan", 1, 16, NULL },                 { "orphanwait", 0, 86400, NULL },
+        { "beacon", 0, 86400, NULL },              { "bcpollbstep", 0, 16, NULL },
+        { "maxdisp", 0, 16, NULL },                { "minstratum", 0, 16, NULL },
+        { NULL, 0, 0, NULL },
+    };
+    return do_pairs(p, ws, opts);
+}
+
+static int do_tinker(struct parse *p, struct words *ws)
+{
+    struct conf *c = p->c;
+    const struct num_opt opts[] = {
+        { "step", 0, 1e6, &c->step_threshold },    { "stepout", 0, 1e6, &c->stepout },
+        { "panic", 0, 1e9, &c->panic_threshold },  { "allan", 0, 1e6, NULL },
+        { "dispersion", 0, 1e6, NULL },            { "freq", -500, 500, NULL },
+        { "huffpuff", 0, 1e6, NULL },              { "stepback", 0, 1e6, NULL },
+        { "stepfwd", 0, 1e6, NULL },               { "tick", 0, 1, NULL },
+        { NULL, 0, 0, NULL },
+    };
+    return do_pairs(p, ws, opts);
+}
+
 static int do_mru(struct parse *p, struct words *ws)
 {
     static const char *const known[] = { "maxdepth", "mindepth", "maxage", "minage",
@@ -576,8 +652,9 @@ static int do_source(struct parse *p, struct words *ws)
                     s->minpoll, s->maxpoll);
     }
     c->n_sources++;
-    warn(p, "%s %s: upstream synchronization is not implemented yet; the source is recorded "
-            "but not polled", ws->w[0], s->host);
+    if (s->kind == CONF_SRC_PEER) {
+        warn(p, "peer %s: symmetric mode is not implemented yet; polled as a server", s->host);
+    }
     return 0;
 }
 
@@ -620,6 +697,8 @@ static const struct {
     { "pidfile", do_pidfile },     { "logfile", do_logfile },
     { "includefile", do_includefile }, { "restrict", do_restrict },
     { "discard", do_discard },     { "mru", do_mru },
+    { "driftfile", do_driftfile }, { "tos", do_tos },
+    { "tinker", do_tinker },
     { "server", do_source },       { "pool", do_source },
     { "peer", do_source },
 };
@@ -627,12 +706,12 @@ static const struct {
 /* Directives of ntpd (4.2.8) and NTPsec that Stratum does not implement yet. */
 static const char *const known_unimplemented[] = {
     "automax", "autokey", "broadcast", "broadcastclient", "broadcastdelay", "calldelay",
-    "controlkey", "crypto", "device", "disable", "driftfile", "dscp", "enable", "fudge",
+    "controlkey", "crypto", "device", "disable", "dscp", "enable", "fudge",
     "filegen", "ident", "interface", "keys", "keysdir", "leapfile", "leapsmearinterval",
     "logconfig", "manycastclient", "manycastserver", "mdnstries", "multicastclient",
     "nic", "nonvolatile", "nts", "ntpsigndsocket", "phone", "pps", "qos", "refclock",
     "requestkey", "reset", "revoke", "rlimit", "saveconfigdir", "setvar", "statistics",
-    "statsdir", "tick", "tinker", "tos", "trap", "trustedkey", "ttl", "unconfig",
+    "statsdir", "tick", "trap", "trustedkey", "ttl", "unconfig",
     "unpeer", "unrestrict", NULL,
 };
 
@@ -763,6 +842,11 @@ void conf_init(struct conf *c)
     c->rl.minimum_s = RL_DEFAULT_MINIMUM_S;
     c->rl.burst = RL_DEFAULT_BURST;
     c->rl_entries = CONF_DEFAULT_RL_ENTRIES;
+    c->minsane = 1;
+    c->maxdist = 1.5;
+    c->step_threshold = 0.128;
+    c->stepout = 900.0;
+    c->panic_threshold = 1000.0;
 }
 
 int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)

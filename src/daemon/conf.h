@@ -69,6 +69,13 @@ struct conf {
     struct conf_source sources[CONF_MAX_SOURCES];
     unsigned n_sources;
     unsigned n_warnings;
+    bool allow_first_step;      /* -g: the first correction may be of any size */
+    char driftfile[CONF_PATH_MAX];
+    double minsane;             /* tos minsane: truechimers needed to touch the clock (1) */
+    double maxdist;             /* tos maxdist, s (1.5) */
+    double step_threshold;      /* tinker step, s (0.128; 0: never step) */
+    double stepout;             /* tinker stepout, s (900) */
+    double panic_threshold;     /* tinker panic, s (1000; 0: no limit) */
 
     conf_warn_fn warn;
     void *warn_arg;

@@ -5,6 +5,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,11 +20,17 @@
 #include "daemon/server.h"
 #include "daemon/snapshot.h"
 #include "daemon/worker.h"
+#include "core/sync.h"
+#include "daemon/driftfile.h"
 #include "io/log.h"
+#include "io/plat.h"
+#include "io/rng.h"
 #include "io/udp.h"
 
 /* How often the served reference time is renewed when serving from the local clock. */
 #define LOCAL_REFRESH_MS 8000
+/* How often the frequency estimate goes to the drift file (and at exit). */
+#define DRIFT_INTERVAL_MS (3600 * 1000)
 /* Root dispersion announced while unsynchronized (RFC 5905 MAXDISP). */
 #define UNSYNC_ROOT_DISP 16.0
 
@@ -42,6 +49,19 @@ struct engine {
     bool plain_ready;
     int stop_pipe[2];
     int64_t start_ms;
+
+    /* Upstream synchronization (when sources are configured). */
+    bool syncing;
+    struct sync sync;
+    struct {
+        struct sockaddr_storage addr;
+        socklen_t len;
+        plat_sock fd;               /* the current request's socket (a new port each time) */
+        char name[320];
+    } src[SYNC_MAX_SOURCES];
+    bool freq_warned;
+    int exit_status;                /* set when the engine must stop (panic) */
+    bool stop;
 };
 
 static int sig_pipe[2] = { -1, -1 };
@@ -71,12 +91,22 @@ static int set_nonblock(int fd)
     return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
-/* The state served: the local clock at the configured stratum, or unsynchronized. */
+/* The state served: from upstream while synchronized (and held), else the local clock at
+ * the configured stratum, else unsynchronized. */
 static void refresh_state(struct engine *e)
 {
     struct srv_sys *s = &e->sys;
     memset(s, 0, sizeof(*s));
     s->precision = e->precision;
+    if (e->syncing) {
+        sync_served(&e->sync, (double)mono_ms() / 1000.0, s);
+        if (s->leap != PKT_LEAP_UNSYNC) {
+            snapshot_publish(&e->snap, s);
+            return;
+        }
+        memset(s, 0, sizeof(*s));
+        s->precision = e->precision;
+    }
     if (e->conf->local_stratum > 0) {
         struct timespec now;
         clk_now(e->clk, &now);
@@ -96,6 +126,112 @@ static void refresh_state(struct engine *e)
         s->root_disp = UNSYNC_ROOT_DISP;
     }
     snapshot_publish(&e->snap, s);
+}
+
+/* Adds one resolved address of a configured source to the sync engine. */
+static void add_source(struct engine *e, const struct conf_source *cs, const struct addrinfo *a,
+                       double now)
+{
+    struct assoc_config ac;
+    assoc_config_default(&ac);
+    ac.minpoll = (int8_t)cs->minpoll;
+    ac.maxpoll = (int8_t)cs->maxpoll;
+    ac.iburst = (cs->flags & CONF_SRC_IBURST) != 0;
+    ac.maxdist = e->conf->maxdist;
+    ac.burst = (cs->flags & CONF_SRC_BURST) != 0;
+    ac.flags = ((cs->flags & CONF_SRC_PREFER) != 0 ? ASSOC_CFG_PREFER : 0u) |
+               ((cs->flags & CONF_SRC_NOSELECT) != 0 ? ASSOC_CFG_NOSELECT : 0u) |
+               ((cs->flags & CONF_SRC_TRUE) != 0 ? ASSOC_CFG_TRUE : 0u);
+    uint32_t refid;
+    if (a->ai_family == AF_INET) {
+        refid = ntp_refid_ipv4((const uint8_t *)&((const struct sockaddr_in *)a->ai_addr)->sin_addr);
+    } else {
+        refid = ntp_refid_ipv6(
+            (const uint8_t *)&((const struct sockaddr_in6 *)a->ai_addr)->sin6_addr);
+    }
+    int k = sync_add(&e->sync, &ac, refid, now);
+    if (k < 0) {
+        log_msg(LOGL_WARN, "PROTO: %s: too many sources (at most %d); ignored", cs->host,
+                SYNC_MAX_SOURCES);
+        return;
+    }
+    memcpy(&e->src[k].addr, a->ai_addr, a->ai_addrlen);
+    e->src[k].len = (socklen_t)a->ai_addrlen;
+    e->src[k].fd = PLAT_NO_SOCK;
+    char text[64] = "?";
+    getnameinfo(a->ai_addr, (socklen_t)a->ai_addrlen, text, sizeof(text), NULL, 0,
+                NI_NUMERICHOST);
+    snprintf(e->src[k].name, sizeof(e->src[k].name), "%s (%s port %u)", cs->host, text,
+             (unsigned)cs->port);
+    log_msg(LOGL_NOTICE, "PROTO: source %s: minpoll %d maxpoll %d%s", e->src[k].name,
+            cs->minpoll, cs->maxpoll, ac.iburst ? " iburst" : "");
+}
+
+/* Resolves the configured sources (a server: its first address; a pool: all) and starts
+ * the sync engine. Name resolution blocks here, once, at start. */
+static void setup_sources(struct engine *e)
+{
+    const struct conf *conf = e->conf;
+    struct sync_config sc;
+    memset(&sc, 0, sizeof(sc));
+    discipline_config_default(&sc.disc);
+    sc.disc.allow_first = conf->allow_first_step;
+    sc.disc.step_threshold = conf->step_threshold;
+    sc.disc.stepout = conf->stepout;
+    sc.disc.panic_threshold = conf->panic_threshold;
+    sc.minsane = (unsigned)conf->minsane;
+    sc.precision = e->precision;
+    double now = (double)mono_ms() / 1000.0;
+    double drift = 0.0;
+    bool have_drift = false;
+    if (conf->driftfile[0] != '\0') {
+        char err[256];
+        enum driftfile_status ds = driftfile_read(conf->driftfile, &drift, NULL, err,
+                                                  sizeof(err));
+        if (ds == DRIFTFILE_OK) {
+            have_drift = true;
+            log_msg(LOGL_NOTICE, "CLOCK: frequency %+.3f ppm from the drift file %s", drift,
+                    conf->driftfile);
+        } else if (ds == DRIFTFILE_MISSING) {
+            log_msg(LOGL_NOTICE, "CLOCK: no drift file %s yet: the frequency starts at 0",
+                    conf->driftfile);
+        } else {
+            log_msg(LOGL_WARN, "CLOCK: drift file ignored: %s", err);
+        }
+    }
+    sync_init(&e->sync, &sc, now, drift, have_drift);
+    if (have_drift) {
+        char err[256];
+        if (clk_set_freq(e->clk, drift, err, sizeof(err)) != 0) {
+            log_msg(LOGL_WARN, "CLOCK: cannot set the frequency to %+.3f ppm: %s", drift, err);
+        }
+    }
+    for (unsigned i = 0; i < conf->n_sources; i++) {
+        const struct conf_source *cs = &conf->sources[i];
+        char port[8];
+        struct addrinfo hints, *res = NULL;
+        snprintf(port, sizeof(port), "%u", (unsigned)cs->port);
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_DGRAM;
+        hints.ai_protocol = IPPROTO_UDP;
+        hints.ai_flags = AI_NUMERICSERV;
+        int g = getaddrinfo(cs->host, port, &hints, &res);
+        if (g != 0 || res == NULL) {
+            log_msg(LOGL_WARN, "PROTO: source %s: cannot resolve: %s", cs->host,
+                    g != 0 ? gai_strerror(g) : "no address");
+            continue;
+        }
+        for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
+            if (a->ai_family == AF_INET || a->ai_family == AF_INET6) {
+                add_source(e, cs, a, now);
+                if (cs->kind != CONF_SRC_POOL) {
+                    break;
+                }
+            }
+        }
+        freeaddrinfo(res);
+    }
+    e->syncing = e->sync.n > 0;
 }
 
 struct engine *engine_new(const struct conf *conf, struct clk *clk, char *err, size_t errlen)
@@ -159,6 +295,9 @@ struct engine *engine_new(const struct conf *conf, struct clk *clk, char *err, s
         log_msg(LOGL_NOTICE, "IO: listening on %s",
                 udp_describe(li->wildcard ? NULL : &li->addr, li->addr.family, li->port, desc,
                              sizeof(desc)));
+    }
+    if (conf->n_sources > 0) {
+        setup_sources(e);
     }
     return e;
 }
@@ -232,6 +371,142 @@ static void stop_workers(struct engine *e)
     }
 }
 
+static ntp_ts_t clock_ts(struct engine *e)
+{
+    struct timespec ts;
+    clk_now(e->clk, &ts);
+    return ntp_ts_from_timespec(&ts);
+}
+
+/* Carries out what the sync engine decided, on the clock backend. */
+static void apply(struct engine *e, const struct sync_action *a, const char *from)
+{
+    char err[256];
+    switch (a->kind) {
+    case SYNC_ACT_NONE:
+        return;
+    case SYNC_ACT_PANIC:
+        log_msg(LOGL_ERR, "CLOCK: panic: offset %+.6f s from %s is beyond the panic "
+                          "threshold (%g s); refusing to adjust the clock (start with -g to "
+                          "allow a first correction of any size)",
+                a->offset, from, e->sync.cfg.disc.panic_threshold);
+        e->exit_status = 1;
+        e->stop = true;
+        return;
+    case SYNC_ACT_STEP:
+        if (clk_step(e->clk, a->step, err, sizeof(err)) != 0) {
+            log_msg(LOGL_ERR, "CLOCK: cannot step by %+.6f s: %s", a->step, err);
+        } else {
+            log_msg(LOGL_NOTICE, "CLOCK: stepped by %+.6f s (threshold %g s), from %s",
+                    a->step, e->sync.cfg.disc.step_threshold, from);
+        }
+        break;
+    case SYNC_ACT_FREQ:
+        break;
+    }
+    if (clk_set_freq(e->clk, a->freq_ppm, err, sizeof(err)) != 0) {
+        if (!e->freq_warned) {
+            log_msg(LOGL_WARN, "CLOCK: cannot set the frequency to %+.3f ppm: %s",
+                    a->freq_ppm, err);
+            e->freq_warned = true;
+        }
+    } else {
+        log_msg(LOGL_DEBUG, "CLOCK: offset %+.9f s, frequency %+.3f ppm (from %s)",
+                a->offset, a->freq_ppm, from);
+    }
+    refresh_state(e);
+}
+
+/* A reply (or anything) on source k's request socket. */
+static void source_readable(struct engine *e, unsigned k)
+{
+    uint8_t buf[2048];
+    for (int n = 0; n < 8; n++) {
+        size_t len = 0;
+        bool trunc = false, have_ts = false;
+        struct timespec kts;
+        enum plat_recv_status st = plat_recv(e->src[k].fd, buf, sizeof(buf), &len, &trunc,
+                                             &have_ts, &kts);
+        if (st != PLAT_RECV_OK) {
+            return;
+        }
+        ntp_ts_t t4;
+        if (have_ts) {
+            struct timespec local;
+            clk_from_system(e->clk, &kts, &local);
+            t4 = ntp_ts_from_timespec(&local);
+        } else {
+            t4 = clock_ts(e);
+        }
+        if (trunc) {
+            continue;
+        }
+        enum assoc_result res;
+        struct sync_action a = sync_receive(&e->sync, k, (double)mono_ms() / 1000.0, buf, len,
+                                            t4, &res);
+        if (res != ASSOC_OK) {
+            log_msg(LOGL_DEBUG, "PROTO: %s: reply refused: %s", e->src[k].name,
+                    assoc_result_name(res));
+        }
+        apply(e, &a, e->src[k].name);
+        if (e->stop) {
+            return;
+        }
+    }
+}
+
+/* Writes the frequency estimate to the drift file (atomically), once the discipline has
+ * an estimate of its own. */
+static void save_drift(struct engine *e)
+{
+    char err[256];
+    if (!e->syncing || e->conf->driftfile[0] == '\0' || e->sync.disc.updates < 4) {
+        return;
+    }
+    if (driftfile_write(e->conf->driftfile, sync_freq_ppm(&e->sync), sync_skew_ppm(&e->sync),
+                        err, sizeof(err)) != 0) {
+        log_msg(LOGL_WARN, "CLOCK: %s", err);
+    }
+}
+
+/* Requests that are due, and the discipline's deadline. */
+static void sync_timers(struct engine *e)
+{
+    double now = (double)mono_ms() / 1000.0;
+    struct sync_action a = sync_tick(&e->sync, now);
+    apply(e, &a, "the discipline");
+    for (unsigned k = 0; k < e->sync.n && !e->stop; k++) {
+        uint8_t req[PKT_HEADER_LEN];
+        uint64_t nonce;
+        if (!assoc_due(&e->sync.src[k].as, now)) {
+            continue;
+        }
+        if (rng_bytes(&nonce, sizeof(nonce)) != 0) {
+            continue;
+        }
+        /* RFC 9109: a fresh socket, so a fresh random source port, for every request; a
+         * late reply to the previous one is dropped with its socket. */
+        if (e->src[k].fd != PLAT_NO_SOCK) {
+            plat_close(e->src[k].fd);
+        }
+        char err[160];
+        e->src[k].fd = plat_udp_client((const struct sockaddr *)&e->src[k].addr, e->src[k].len,
+                                       err, sizeof(err));
+        if (e->src[k].fd == PLAT_NO_SOCK) {
+            log_msg(LOGL_WARN, "IO: %s: %s", e->src[k].name, err);
+            continue;
+        }
+        /* t1 as late as possible: right before the send. */
+        size_t n = sync_request(&e->sync, k, now, nonce, clock_ts(e), req, sizeof(req));
+        if (n == 0) {
+            continue;
+        }
+        if (plat_send(e->src[k].fd, req, n) != 0) {
+            log_msg(LOGL_DEBUG, "IO: %s: send: %s", e->src[k].name, plat_error_text());
+        }
+    }
+}
+
 int engine_run(struct engine *e)
 {
     struct sigaction sa;
@@ -271,24 +546,43 @@ int engine_run(struct engine *e)
             e->sys.stratum, e->precision, e->nworkers, e->nworkers == 1 ? "" : "s",
             clk_name(e->clk));
 
-    struct pollfd pfd[CONF_MAX_LISTEN + 1];
-    unsigned npfd = 0;
-    pfd[npfd].fd = sig_pipe[0];
-    pfd[npfd++].events = POLLIN;
-    if (e->nworkers == 0) {
-        for (unsigned i = 0; i < e->nfds; i++) {
-            pfd[npfd].fd = e->fds[i];
-            pfd[npfd++].events = POLLIN;
-        }
-    }
+    struct pollfd pfd[CONF_MAX_LISTEN + 1 + SYNC_MAX_SOURCES];
     int64_t next_refresh = mono_ms() + LOCAL_REFRESH_MS;
+    int64_t next_drift = mono_ms() + DRIFT_INTERVAL_MS;
     bool running = true;
-    while (running) {
-        int64_t now = mono_ms();
-        int timeout = -1;
-        if (e->conf->local_stratum > 0) {
-            timeout = next_refresh > now ? (int)(next_refresh - now) : 0;
+    while (running && !e->stop) {
+        unsigned npfd = 0, nserve;
+        pfd[npfd].fd = sig_pipe[0];
+        pfd[npfd++].events = POLLIN;
+        if (e->nworkers == 0) {
+            for (unsigned i = 0; i < e->nfds; i++) {
+                pfd[npfd].fd = e->fds[i];
+                pfd[npfd++].events = POLLIN;
+            }
         }
+        nserve = npfd;
+        int src_of[SYNC_MAX_SOURCES];
+        unsigned nsrc = 0;
+        for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
+            if (e->src[k].fd != PLAT_NO_SOCK) {
+                pfd[npfd].fd = e->src[k].fd;
+                pfd[npfd++].events = POLLIN;
+                src_of[nsrc++] = (int)k;
+            }
+        }
+        int64_t now = mono_ms();
+        int64_t wake = -1;
+        if (e->conf->local_stratum > 0 || e->syncing) {
+            wake = next_refresh;
+        }
+        if (e->syncing) {
+            double due = sync_next_due(&e->sync);
+            if (due >= 0.0) {
+                int64_t due_ms = (int64_t)ceil(due * 1000.0);
+                wake = wake < 0 || due_ms < wake ? due_ms : wake;
+            }
+        }
+        int timeout = wake < 0 ? -1 : (wake > now ? (int)(wake - now) : 0);
         int r = poll(pfd, npfd, timeout);
         if (r < 0 && errno != EINTR) {
             log_msg(LOGL_ERR, "IO: poll: %s", strerror(errno));
@@ -296,7 +590,19 @@ int engine_run(struct engine *e)
             break;
         }
         now = mono_ms();
-        if (e->conf->local_stratum > 0 && now >= next_refresh) {
+        if (e->syncing) {
+            for (unsigned i = 0; i < nsrc; i++) {
+                if (pfd[nserve + i].revents != 0) {
+                    source_readable(e, (unsigned)src_of[i]);
+                }
+            }
+            sync_timers(e);
+        }
+        if (e->syncing && now >= next_drift) {
+            save_drift(e);
+            next_drift = now + DRIFT_INTERVAL_MS;
+        }
+        if ((e->conf->local_stratum > 0 || e->syncing) && now >= next_refresh) {
             refresh_state(e);
             next_refresh = now + LOCAL_REFRESH_MS;
         }
@@ -317,11 +623,16 @@ int engine_run(struct engine *e)
                 }
             }
         }
-        for (unsigned i = 1; i < npfd; i++) {
+        for (unsigned i = 1; i < nserve; i++) {
             if (pfd[i].revents != 0) {
                 serve_plain(pfd[i].fd, &e->plain, e->clk, &e->snap, WORKER_BATCH);
             }
         }
+    }
+    if (e->exit_status != 0) {
+        status = e->exit_status;
+    } else {
+        save_drift(e);
     }
     stop_workers(e);
     log_counters(e);
@@ -341,6 +652,9 @@ void engine_free(struct engine *e)
     }
     for (unsigned i = 0; i < e->nfds; i++) {
         close(e->fds[i]);
+    }
+    for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
+        plat_close(e->src[k].fd);
     }
     if (e->stop_pipe[0] >= 0) {
         close(e->stop_pipe[0]);

@@ -37,6 +37,7 @@ static void usage(FILE *f)
             "      --clock KIND    clock backend: system, sim or none (overrides 'clock')\n"
             "  -u, --user USER     run as USER after binding (default, as root: " PRIVS_DEFAULT_USER "\n"
             "                      if it exists)\n"
+            "  -g, --panicgate     allow the first correction to be of any size (ntpd -g)\n"
             "  -n, --check         check the configuration and exit (0 if it loads)\n"
             "  -D, --debug         log debug messages\n"
             "  -h, --help          this text\n"
@@ -140,6 +141,7 @@ int main(int argc, char **argv)
         { "clock", required_argument, NULL, 'K' },
         { "user", required_argument, NULL, 'u' },
         { "check", no_argument, NULL, 'n' },
+        { "panicgate", no_argument, NULL, 'g' },
         { "debug", no_argument, NULL, 'D' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -147,10 +149,10 @@ int main(int argc, char **argv)
     };
     const char *conf_path = DEFAULT_CONF;
     const char *logfile = NULL, *pidfile = NULL, *clock_word = NULL, *user = NULL;
-    int foreground = 0, check = 0, debug = 0;
+    int foreground = 0, check = 0, debug = 0, allow_first = 0;
     int opt;
 
-    while ((opt = getopt_long(argc, argv, "c:dl:p:u:nDhV", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:dl:p:u:gnDhV", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             conf_path = optarg;
@@ -172,6 +174,9 @@ int main(int argc, char **argv)
             break;
         case 'n':
             check = 1;
+            break;
+        case 'g':
+            allow_first = 1;
             break;
         case 'D':
             debug = 1;
@@ -206,6 +211,7 @@ int main(int argc, char **argv)
         return 1;
     }
     conf_finish(&conf);
+    conf.allow_first_step = allow_first != 0;
     if (check) {
         printf("%s: configuration OK (%u warning%s)\n", conf_path, conf.n_warnings,
                conf.n_warnings == 1 ? "" : "s");
@@ -237,14 +243,24 @@ int main(int argc, char **argv)
     }
 
     char cerr[256];
-    struct clk *clk = clk_open(conf.clock, &conf.sim, cerr, sizeof(cerr));
+    /* DESIGN: `clock none` never adjusts the clock but serves its best estimate, clock +
+     * measured offset: with sources, corrections go to a virtual clock that starts at the
+     * system's time, and only the served time follows them. */
+    bool none_virtual = conf.clock == CLK_NONE && conf.n_sources > 0;
+    struct clk_sim_params none_sim = { .start_set = false };
+    struct clk *clk = none_virtual ? clk_open(CLK_SIM, &none_sim, cerr, sizeof(cerr))
+                                   : clk_open(conf.clock, &conf.sim, cerr, sizeof(cerr));
     if (clk == NULL) {
         log_msg(LOGL_ERR, "CLOCK: %s", cerr);
         release_pidfile(pidfd, pidfile);
         return 1;
     }
-    if (conf.clock == CLK_SYSTEM) {
-        log_msg(LOGL_NOTICE, "CLOCK: system clock (this version never adjusts it)");
+    if (none_virtual) {
+        log_msg(LOGL_NOTICE, "CLOCK: clock none: the system clock is never adjusted; "
+                             "corrections apply to the served time only");
+    } else if (conf.clock == CLK_SYSTEM) {
+        log_msg(LOGL_NOTICE, "CLOCK: system clock%s",
+                conf.n_sources > 0 ? ": disciplined from the sources" : "");
     } else {
         log_msg(LOGL_NOTICE, "CLOCK: clock %s: the system clock is never adjusted",
                 clk_name(clk));

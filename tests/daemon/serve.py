@@ -496,10 +496,12 @@ def t_config_errors():
     check(p.returncode == 1 and "/nonexistent/stratum.conf" in p.stderr, "missing file: %r" % p.stderr)
     # Unimplemented-but-known directives warn and the daemon starts.
     port = free_port()
-    d = Daemon(base_conf(port, extra="driftfile /tmp/x.drift\ntos minsane 1\n")).start()
+    d = Daemon(base_conf(port, extra="leapfile /tmp/x.list\ntos minclock 1\n")).start()
     try:
-        check(re.search(r"stratum\.conf:5: driftfile: not implemented", d.log()) is not None,
-              "no warning for driftfile:\n" + d.log())
+        check(re.search(r"stratum\.conf:5: leapfile: not implemented", d.log()) is not None,
+              "no warning for leapfile:\n" + d.log())
+        check(re.search(r"stratum\.conf:6: tos minclock: not implemented", d.log()) is not None,
+              "no warning for tos minclock:\n" + d.log())
     finally:
         d.stop()
     # --check
@@ -625,6 +627,170 @@ def t_address_in_use():
             check(exchange(port, req()) is not None, "first daemon no longer answers")
         finally:
             d1.stop()
+
+
+def wait_log(d, pattern, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        m = re.search(pattern, d.log())
+        if m:
+            return m
+        if d.proc.poll() is not None:
+            return re.search(pattern, d.log())
+        time.sleep(0.05)
+    return None
+
+
+def wait_synced(port, timeout=15.0, stratum=2):
+    """Polls a relay until it serves the given stratum; returns the decoded reply."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r = exchange(port, req(), timeout=0.5)
+        if r is not None:
+            p = decode(r)
+            if p["stratum"] == stratum and p["li"] != 3:
+                return p
+        time.sleep(0.2)
+    return None
+
+
+def relay_offset(port):
+    """Offset of a relay's served time against this machine's clock, from one exchange."""
+    t1 = time.time()
+    r = exchange(port, req())
+    t4 = time.time()
+    p = decode(r)
+    t2 = (p["rec"] >> 32) - NTP_UNIX + (p["rec"] & 0xFFFFFFFF) / 2**32
+    t3 = (p["xmt"] >> 32) - NTP_UNIX + (p["xmt"] & 0xFFFFFFFF) / 2**32
+    return ((t2 - t1) + (t3 - t4)) / 2
+
+
+def t_relay_synchronizes():
+    """stratumd B, its simulated clock 1-2 s ahead (and clock none: a virtual clock over the
+    system's), synchronizes from stratumd A (local stratum 1): one step, then it serves
+    stratum 2 with A's address as refid and the right time."""
+    up = free_port()
+    a = Daemon(base_conf(up, local=1)).start()
+    try:
+        for clock in ("sim start %d freq 30" % (int(time.time()) + 2), "none"):
+            port = free_port()
+            b = Daemon("listen 127.0.0.1 port %d\nclock %s\nserver 127.0.0.1 port %d iburst "
+                       "minpoll 0 maxpoll 1\n" % (port, clock, up)).start()
+            try:
+                p = wait_synced(port)
+                check(p is not None, "%s: relay never served stratum 2:\n%s" % (clock, b.log()))
+                check(p["refid"] == 0x7F000001, "refid %08x" % p["refid"])
+                check(p["rootdelay"] > 0 and p["rootdisp"] < 1.0, "root delay %f disp %f"
+                      % (p["rootdelay"], p["rootdisp"]))
+                if clock.startswith("sim"):
+                    m = re.search(r"CLOCK: stepped by ([-+0-9.]+) s", b.log())
+                    check(m is not None and -2.1 < float(m.group(1)) < -0.9,
+                          "no step of -1..-2 s:\n" + b.log())
+                # Let the discipline work a few seconds; then the served time is right.
+                time.sleep(4)
+                off = min((relay_offset(port) for _ in range(5)), key=abs)
+                check(abs(off) < 0.005, "%s: served time off by %+.6f s" % (clock, off))
+                check("panic" not in b.log(), "panic logged")
+            finally:
+                b.stop()
+    finally:
+        a.stop()
+
+
+def t_relay_driftfile():
+    """The frequency learned (the simulated clock runs 40 ppm fast: about -40 ppm of
+    correction) goes to the drift file at exit, atomically, and the next start reads it."""
+    up = free_port()
+    a = Daemon(base_conf(up, local=1)).start()
+    w = tempfile.mkdtemp(prefix="stratum-drift-")
+    drift = os.path.join(w, "stratum.drift")
+    conf = ("listen 127.0.0.1 port %%d\nclock sim freq 40\ndriftfile %s\n"
+            "server 127.0.0.1 port %d iburst minpoll 0 maxpoll 0\n" % (drift, up))
+    try:
+        b = Daemon(conf % free_port()).start()
+        try:
+            check(wait_log(b, r"no drift file") is not None, "missing drift file not noted")
+            time.sleep(10)
+        finally:
+            b.stop()
+        check(os.path.exists(drift), "no drift file written:\n" + b.log())
+        with open(drift) as f:
+            freq = float(f.read().split()[0])
+        check(-50.0 < freq < -30.0, "drift file holds %f ppm, want about -40" % freq)
+        check(os.listdir(w) == ["stratum.drift"], "temporary files left: %s" % os.listdir(w))
+        b2 = Daemon(conf % free_port()).start()
+        try:
+            m = wait_log(b2, r"CLOCK: frequency ([-+0-9.]+) ppm from the drift file")
+            check(m is not None and abs(float(m.group(1)) - freq) < 0.001,
+                  "drift file not read back:\n" + b2.log())
+        finally:
+            b2.stop()
+    finally:
+        a.stop()
+
+
+def t_relay_panics_beyond_1000s():
+    """A first offset beyond the panic threshold (1000 s): the daemon logs 'panic' and exits
+    1 without touching its clock; with -g it steps once and synchronizes."""
+    up = free_port()
+    a = Daemon(base_conf(up, local=1)).start()
+    try:
+        conf = ("listen 127.0.0.1 port %d\nclock sim start %d\nserver 127.0.0.1 port %d "
+                "iburst minpoll 0 maxpoll 1\n")
+        port = free_port()
+        b = Daemon(conf % (port, int(time.time()) - 5000, up)).start()
+        rc = b.wait_exit(timeout=20)
+        check(rc == 1 and "panic" in b.log() and "stepped" not in b.log(),
+              "rc %d:\n%s" % (rc, b.log()))
+        port = free_port()
+        g = Daemon(conf % (port, int(time.time()) - 5000, up))
+        g.start(extra_args=["-g"])
+        try:
+            m = wait_log(g, r"CLOCK: stepped by ([-+0-9.]+) s")
+            check(m is not None and 4990 < float(m.group(1)) < 5010, "-g: no step:\n" + g.log())
+            check(wait_synced(port) is not None, "-g: not synchronized:\n" + g.log())
+        finally:
+            g.stop()
+    finally:
+        a.stop()
+
+
+def t_relay_from_chronyd():
+    """stratumd synchronizes from a real chronyd (-x, local stratum 1) and serves stratum 2
+    to chronyd -Q."""
+    import shutil
+    if shutil.which("chronyd") is None:
+        if os.environ.get("CI") == "true":
+            fail("chronyd not installed")
+        print("SKIP: no chronyd")
+        sys.exit(77)
+    up = free_port()
+    w = tempfile.mkdtemp(prefix="stratum-chrony-")
+    with open(os.path.join(w, "server.conf"), "w") as f:
+        f.write("port %d\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 1\ncmdport 0\n"
+                "pidfile %s/chronyd.pid\ndriftfile %s/drift\n" % (up, w, w))
+    chrony = subprocess.Popen(["setpriv", "--bounding-set=-sys_time", "chronyd", "-x", "-d", "-u",
+                               "root", "-f", os.path.join(w, "server.conf")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port = free_port()
+        b = Daemon("listen 127.0.0.1 port %d\nclock sim start %d\nserver 127.0.0.1 port %d "
+                   "iburst minpoll 0 maxpoll 1\n" % (port, int(time.time()) + 1, up)).start()
+        try:
+            p = wait_synced(port, timeout=20)
+            check(p is not None, "not synchronized from chronyd:\n" + b.log())
+            time.sleep(3)
+            q = subprocess.run(["setpriv", "--bounding-set=-sys_time", "chronyd", "-Q", "-t", "5",
+                                "server 127.0.0.1 port %d iburst maxsamples 1" % port],
+                               capture_output=True, text=True, timeout=20)
+            m = re.search(r"System clock wrong by ([-0-9.]+) seconds", q.stdout + q.stderr)
+            check(m is not None and abs(float(m.group(1))) < 0.01,
+                  "chronyd -Q against the relay: %r" % (q.stdout + q.stderr))
+        finally:
+            b.stop()
+    finally:
+        chrony.terminate()
+        chrony.wait(10)
 
 
 TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}

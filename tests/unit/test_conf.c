@@ -789,16 +789,16 @@ static void test_sources(void **state)
     assert_int_equal(c->sources[3].maxpoll, 17);
     assert_string_equal(c->sources[4].host, "2001:db8::1");
 
-    /* One warning per source (not polled yet) plus one per unimplemented option
-     * (key 5, xleave). */
-    assert_int_equal(c->n_warnings, 7);
-    unsigned not_polled = 0;
+    /* One warning per unimplemented option (key 5, xleave) and one for the peer (polled as
+     * a server: symmetric mode is not implemented yet). */
+    assert_int_equal(c->n_warnings, 3);
+    unsigned symmetric = 0;
     for (unsigned i = 0; i < r->n && i < REC_MAX; i++) {
-        if (strstr(r->msg[i], "not polled") != NULL) {
-            not_polled++;
+        if (strstr(r->msg[i], "symmetric mode") != NULL) {
+            symmetric++;
         }
     }
-    assert_int_equal(not_polled, 5);
+    assert_int_equal(symmetric, 1);
     free_conf(c, r);
 }
 
@@ -829,7 +829,6 @@ static void test_unimplemented_directives_warn(void **state)
     /* Directives of ntpd 4.2.8 and NTPsec that Stratum does not implement yet; each
      * gives exactly one warning "NAME:LINE: ..." and changes nothing. */
     static const char *const lines[] = {
-        "driftfile /var/lib/ntp/ntp.drift",
         "leapfile /usr/share/zoneinfo/leap-seconds.list",
         "statsdir /var/log/ntpstats/",
         "statistics loopstats peerstats clockstats",
@@ -843,8 +842,8 @@ static void test_unimplemented_directives_warn(void **state)
         "automax 12",
         "crypto pw secret",
         "ident group",
-        "tos minclock 4 minsane 3",
-        "tinker panic 0 step 0.5",
+        "tos minclock 4",
+        "tinker allan 1500",
         "enable calibrate",
         "disable monitor",
         "broadcast 192.0.2.255",
@@ -918,6 +917,35 @@ static void test_unimplemented_directives_warn(void **state)
     free_conf(c, r);
 }
 
+static void test_sync_directives(void **state)
+{
+    struct rec *r;
+    struct conf *c = new_conf(&r);
+    char err[512] = "";
+    (void)state;
+
+    /* Defaults (RFC 5905 / PROTOCOL-CHECKS sec. 4). */
+    assert_true(c->minsane == 1.0 && c->maxdist == 1.5);
+    assert_true(c->step_threshold == 0.128 && c->stepout == 900.0 &&
+                c->panic_threshold == 1000.0);
+    assert_string_equal(c->driftfile, "");
+    load_ok(c, "driftfile /var/lib/stratum/drift\ntos minsane 2 maxdist 0.5\n"
+               "tinker step 0.4 stepout 60 panic 0\n");
+    assert_string_equal(c->driftfile, "/var/lib/stratum/drift");
+    assert_true(c->minsane == 2.0 && c->maxdist == 0.5);
+    assert_true(c->step_threshold == 0.4 && c->stepout == 60.0 && c->panic_threshold == 0.0);
+    assert_int_equal(c->n_warnings, 0);
+    /* Errors name the file, the line and the word. */
+    assert_int_equal(conf_load_string(c, "s.conf", "tos minsane zero\n", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "s.conf:1:"));
+    assert_non_null(strstr(err, "zero"));
+    assert_int_equal(conf_load_string(c, "s.conf", "tinker wobble 3\n", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "wobble"));
+    assert_int_equal(conf_load_string(c, "s.conf", "tinker step\n", err, sizeof(err)), -1);
+    assert_int_equal(conf_load_string(c, "s.conf", "driftfile\n", err, sizeof(err)), -1);
+    free_conf(c, r);
+}
+
 static void test_warnings_without_callback(void **state)
 {
     struct conf *c = test_calloc(1, sizeof(*c));
@@ -925,7 +953,7 @@ static void test_warnings_without_callback(void **state)
 
     conf_init(c);
     assert_null(c->warn);
-    load_ok(c, "driftfile /x\ntos minsane 1\n");
+    load_ok(c, "leapfile /x\ntos minclock 1\n");
     assert_int_equal(c->n_warnings, 2);
     test_free(c);
 }
@@ -1146,7 +1174,7 @@ static void test_load_file(void **state)
     (void)state;
 
     write_text(path, "listen 127.0.0.1 port 11123\nlocal stratum 10\nclock none\n"
-                     "driftfile /var/lib/x\n");
+                     "leapfile /var/lib/x\n");
     assert_int_equal(conf_load_file(c, path, err, sizeof(err)), 0);
     assert_int_equal(c->n_listen, 1);
     assert_int_equal(c->local_stratum, 10);
@@ -1223,7 +1251,7 @@ static void test_include_relative_to_including_file(void **state)
     snprintf(text, sizeof(text), "workers 3\nincludefile %s\nlocal stratum 8\n",
              base_name(sub_path));
     write_text(main_path, text);
-    write_text(sub_path, "listen ::1 port 4000\nlocal stratum 5\ntos minsane 2\n");
+    write_text(sub_path, "listen ::1 port 4000\nlocal stratum 5\ntos maxclock 2\n");
     assert_int_equal(conf_load_file(c, main_path, err, sizeof(err)), 0);
     assert_int_equal(c->workers, 3);
     assert_int_equal(c->n_listen, 1);
@@ -1432,8 +1460,11 @@ static void test_debian_ntpsec_config(void **state)
     assert_int_equal(conf_load_string(c, "/etc/ntpsec/ntp.conf", debian_ntpsec, err,
                                       sizeof(err)),
                      0);
-    /* driftfile, leapfile, 2 x tos, 4 x pool (recorded, not polled). */
-    assert_int_equal(c->n_warnings, 8);
+    /* leapfile, tos maxclock, tos minclock (minsane, driftfile and the pools are
+     * implemented). */
+    assert_int_equal(c->n_warnings, 3);
+    assert_true(c->minsane == 3.0);
+    assert_string_equal(c->driftfile, "/var/lib/ntpsec/ntp.drift");
     for (unsigned i = 0; i < r->n && i < REC_MAX; i++) {
         assert_memory_equal(r->msg[i], "/etc/ntpsec/ntp.conf:", 21);
     }
@@ -1499,9 +1530,9 @@ static void test_classic_ntpd_config(void **state)
         print_error("%s\n", err);
     }
     assert_int_equal(rc, 0);
-    /* driftfile leapfile statsdir statistics 3 x filegen, 4 sources, fudge,
-     * restrict source, keys trustedkey controlkey requestkey disable. */
-    assert_int_equal(c->n_warnings, 18);
+    /* leapfile statsdir statistics 3 x filegen, fudge, restrict source, keys trustedkey
+     * controlkey requestkey disable. */
+    assert_int_equal(c->n_warnings, 13);
     assert_int_equal(c->n_sources, 4);
     assert_string_equal(c->sources[0].host, "0.pool.ntp.org");
     assert_int_equal(c->sources[0].kind, CONF_SRC_SERVER);
@@ -1666,6 +1697,7 @@ int main(void)
         T(test_sources),
         T(test_sources_limit),
         T(test_unimplemented_directives_warn),
+        T(test_sync_directives),
         T(test_warnings_without_callback),
         T(test_error_unknown_directive),
         T(test_error_bad_number),
