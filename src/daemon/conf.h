@@ -70,6 +70,7 @@ struct conf {
     unsigned n_sources;
     unsigned n_warnings;
     bool allow_first_step;      /* -g: the first correction may be of any size */
+    bool once;                  /* -q: correct once after the first synchronization, exit */
     char driftfile[CONF_PATH_MAX];
     double minsane;             /* tos minsane: truechimers needed to touch the clock (1) */
     double maxdist;             /* tos maxdist, s (1.5) */

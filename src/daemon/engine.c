@@ -331,6 +331,23 @@ static void log_counters(struct engine *e)
                                 (unsigned long long)v);
     }
     log_msg(LOGL_NOTICE, "PROTO: counters %s", line);
+    for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
+        const struct assoc *a = &e->sync.src[k].as;
+        const struct assoc_counters *c = assoc_counters(a);
+        log_msg(LOGL_NOTICE, "PROTO: source %s reach %03o poll %d stratum %u%s%s sent=%llu "
+                             "received=%llu processed=%llu badformat=%llu bogusorg=%llu "
+                             "oldpkt=%llu badtime=%llu kod_rx=%llu unsync=%llu distance=%llu "
+                             "loop=%llu",
+                e->src[k].name, (unsigned)assoc_reach(a), (int)assoc_poll(a),
+                (unsigned)a->stratum, e->sync.sys_peer == (int)k ? " sys_peer" : "",
+                e->sync.src[k].truechimer ? " truechimer" : "",
+                (unsigned long long)c->sent, (unsigned long long)c->received,
+                (unsigned long long)c->processed, (unsigned long long)c->badformat,
+                (unsigned long long)c->bogusorg, (unsigned long long)c->oldpkt,
+                (unsigned long long)c->badtime, (unsigned long long)c->kod_rx,
+                (unsigned long long)c->unsync, (unsigned long long)c->distance,
+                (unsigned long long)c->loop);
+    }
 }
 
 static int start_workers(struct engine *e)
@@ -378,10 +395,33 @@ static ntp_ts_t clock_ts(struct engine *e)
     return ntp_ts_from_timespec(&ts);
 }
 
+/* -q: the first accepted measurement is corrected once, as `stratum sync` does (step above
+ * the step threshold, else a one-shot slew), and the daemon exits. */
+static void apply_once(struct engine *e, const struct sync_action *a, const char *from)
+{
+    char err[256];
+    double off = a->kind == SYNC_ACT_STEP ? a->step : a->offset;
+    bool step = a->kind == SYNC_ACT_STEP;
+    int r = step ? clk_step(e->clk, off, err, sizeof(err))
+                 : clk_slew_once(e->clk, off, err, sizeof(err));
+    if (r != 0) {
+        log_msg(LOGL_ERR, "CLOCK: cannot %s by %+.6f s: %s", step ? "step" : "slew", off, err);
+        e->exit_status = 1;
+    } else {
+        log_msg(LOGL_NOTICE, "CLOCK: %s by %+.6f s, from %s; exiting after the first "
+                             "synchronization (-q)", step ? "stepped" : "slewing", off, from);
+    }
+    e->stop = true;
+}
+
 /* Carries out what the sync engine decided, on the clock backend. */
 static void apply(struct engine *e, const struct sync_action *a, const char *from)
 {
     char err[256];
+    if (e->conf->once && (a->kind == SYNC_ACT_STEP || a->kind == SYNC_ACT_FREQ)) {
+        apply_once(e, a, from);
+        return;
+    }
     switch (a->kind) {
     case SYNC_ACT_NONE:
         return;

@@ -38,6 +38,7 @@ static void usage(FILE *f)
             "  -u, --user USER     run as USER after binding (default, as root: " PRIVS_DEFAULT_USER "\n"
             "                      if it exists)\n"
             "  -g, --panicgate     allow the first correction to be of any size (ntpd -g)\n"
+            "  -q, --once          set the clock once from the sources and exit (ntpd -q)\n"
             "  -n, --check         check the configuration and exit (0 if it loads)\n"
             "  -D, --debug         log debug messages\n"
             "  -h, --help          this text\n"
@@ -142,6 +143,7 @@ int main(int argc, char **argv)
         { "user", required_argument, NULL, 'u' },
         { "check", no_argument, NULL, 'n' },
         { "panicgate", no_argument, NULL, 'g' },
+        { "once", no_argument, NULL, 'q' },
         { "debug", no_argument, NULL, 'D' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -149,10 +151,10 @@ int main(int argc, char **argv)
     };
     const char *conf_path = DEFAULT_CONF;
     const char *logfile = NULL, *pidfile = NULL, *clock_word = NULL, *user = NULL;
-    int foreground = 0, check = 0, debug = 0, allow_first = 0;
+    int foreground = 0, check = 0, debug = 0, allow_first = 0, once = 0;
     int opt;
 
-    while ((opt = getopt_long(argc, argv, "c:dl:p:u:gnDhV", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:dl:p:u:gqnDhV", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             conf_path = optarg;
@@ -177,6 +179,9 @@ int main(int argc, char **argv)
             break;
         case 'g':
             allow_first = 1;
+            break;
+        case 'q':
+            once = 1;
             break;
         case 'D':
             debug = 1;
@@ -212,6 +217,11 @@ int main(int argc, char **argv)
     }
     conf_finish(&conf);
     conf.allow_first_step = allow_first != 0;
+    conf.once = once != 0;
+    if (conf.once && conf.n_sources == 0) {
+        log_msg(LOGL_ERR, "CONF: -q needs at least one server or pool to synchronize from");
+        return 1;
+    }
     if (check) {
         printf("%s: configuration OK (%u warning%s)\n", conf_path, conf.n_warnings,
                conf.n_warnings == 1 ? "" : "s");

@@ -691,6 +691,13 @@ def t_relay_synchronizes():
                 off = min((relay_offset(port) for _ in range(5)), key=abs)
                 check(abs(off) < 0.005, "%s: served time off by %+.6f s" % (clock, off))
                 check("panic" not in b.log(), "panic logged")
+                # Per-source counters on SIGUSR1.
+                b.counters()
+                m = re.search(r"PROTO: source 127\.0\.0\.1 .*reach ([0-7]+) poll (\d+) stratum 1 "
+                              r"sys_peer truechimer sent=(\d+) received=(\d+) processed=(\d+)",
+                              b.log())
+                check(m is not None and int(m.group(1), 8) != 0 and int(m.group(5)) >= 3,
+                      "source counters:\n" + b.log())
             finally:
                 b.stop()
     finally:
@@ -725,6 +732,27 @@ def t_relay_driftfile():
                   "drift file not read back:\n" + b2.log())
         finally:
             b2.stop()
+    finally:
+        a.stop()
+
+
+def t_relay_once():
+    """-q: the first synchronization is applied once (a step here) and the daemon exits 0;
+    without a source -q is a configuration error."""
+    up = free_port()
+    a = Daemon(base_conf(up, local=1)).start()
+    try:
+        port = free_port()
+        b = Daemon("listen 127.0.0.1 port %d\nclock sim start %d\nserver 127.0.0.1 port %d "
+                   "iburst minpoll 0 maxpoll 1\n" % (port, int(time.time()) + 2, up))
+        b.start(extra_args=["-q"])
+        rc = b.wait_exit(timeout=20)
+        check(rc == 0, "rc %d:\n%s" % (rc, b.log()))
+        check(re.search(r"CLOCK: stepped by -[12]\.[0-9]+ s, from .*exiting after the first "
+                        r"synchronization \(-q\)", b.log()) is not None, b.log())
+        n = Daemon(base_conf(free_port()), expect_fail=True)
+        n.start(extra_args=["-q"])
+        check(n.wait_exit() == 1 and "-q needs at least one server" in n.log(), n.log())
     finally:
         a.stop()
 
