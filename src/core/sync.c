@@ -113,12 +113,57 @@ static double distance_of(const struct sync_source *b, double now)
                 1e-6);
 }
 
+/* A pivot for the era of our own clock's timestamps in the leap-month test: any time
+ * within 68 years of now will do (2023-11-14). */
+#define SYNC_ERA_PIVOT INT64_C(1700000000)
+
+/* Month (1-12) of a Unix time, UTC (civil-from-days, proleptic Gregorian). */
+static int utc_month(int64_t unix_sec)
+{
+    int64_t z = (unix_sec >= 0 ? unix_sec : unix_sec - 86399) / 86400 + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    return (int)(mp < 10 ? mp + 3 : mp - 9);
+}
+
+/* PROTOCOL-CHECKS sec. 4: a leap second only by majority vote of the truechimers (never
+ * from a single source when there are several), and only in June or December, when one
+ * can happen at the end of the month. */
+static uint8_t vote_leap(const struct sync *s, ntp_ts_t t4)
+{
+    unsigned n = 0, ins = 0, del = 0;
+    for (unsigned k = 0; k < s->n; k++) {
+        if (!s->src[k].truechimer) {
+            continue;
+        }
+        n++;
+        ins += s->src[k].as.leap == 1;
+        del += s->src[k].as.leap == 2;
+    }
+    struct timespec ts;
+    ntp_ts_to_timespec(t4, SYNC_ERA_PIVOT, &ts);
+    int month = utc_month((int64_t)ts.tv_sec);
+    if (n == 0 || (month != 6 && month != 12)) {
+        return 0;
+    }
+    if (2 * ins > n) {
+        return 1;
+    }
+    if (2 * del > n) {
+        return 2;
+    }
+    return 0;
+}
+
 /* The served state after an update from system peer p at our clock time t4. */
 static void update_served(struct sync *s, int p, ntp_ts_t t4, double offset, double now)
 {
     const struct sync_source *peer = &s->src[p];
     struct srv_sys *v = &s->sys;
-    v->leap = peer->as.leap == 3 ? 0 : peer->as.leap;
+    v->leap = vote_leap(s, t4);
     v->stratum = (uint8_t)(peer->as.stratum + 1);
     v->precision = s->cfg.precision;
     v->refid = peer->refid_of_addr;

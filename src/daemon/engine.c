@@ -60,6 +60,9 @@ struct engine {
         char name[320];
     } src[SYNC_MAX_SOURCES];
     bool freq_warned;
+    int clock_leap;                 /* what the clock was last told (enum clk_leap) */
+    bool clock_synced;
+    bool status_warned;
     int exit_status;                /* set when the engine must stop (panic) */
     bool stop;
 };
@@ -91,6 +94,41 @@ static int set_nonblock(int fd)
     return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* Tells the clock backend the leap second the sources voted for and whether it is
+ * synchronized (Linux: STA_INS/STA_DEL, STA_UNSYNC and the kernel's RTC sync). */
+static void tell_clock(struct engine *e, const struct srv_sys *s)
+{
+    char err[256];
+    bool synced = s->leap != PKT_LEAP_UNSYNC;
+    int leap = s->leap == PKT_LEAP_INSERT   ? CLK_LEAP_INSERT
+               : s->leap == PKT_LEAP_DELETE ? CLK_LEAP_DELETE
+                                            : CLK_LEAP_NONE;
+    if (leap != e->clock_leap) {
+        if (clk_set_leap(e->clk, (enum clk_leap)leap, err, sizeof(err)) == 0) {
+            e->clock_leap = leap;
+            log_msg(LOGL_NOTICE, "CLOCK: leap second %s at the end of the month (sources' "
+                                 "majority)",
+                    leap == CLK_LEAP_INSERT   ? "insertion armed"
+                    : leap == CLK_LEAP_DELETE ? "deletion armed"
+                                              : "disarmed");
+        } else if (!e->status_warned) {
+            log_msg(LOGL_WARN, "CLOCK: %s", err);
+            e->status_warned = true;
+        }
+    }
+    if (synced != e->clock_synced) {
+        double max_error = s->root_delay / 2.0 + s->root_disp;
+        if (clk_set_synced(e->clk, synced, s->root_disp, max_error, err, sizeof(err)) == 0) {
+            e->clock_synced = synced;
+            log_msg(LOGL_NOTICE, "CLOCK: %s (stratum %u)",
+                    synced ? "synchronized" : "synchronization lost", (unsigned)s->stratum);
+        } else if (!e->status_warned) {
+            log_msg(LOGL_WARN, "CLOCK: %s", err);
+            e->status_warned = true;
+        }
+    }
+}
+
 /* The state served: from upstream while synchronized (and held), else the local clock at
  * the configured stratum, else unsynchronized. */
 static void refresh_state(struct engine *e)
@@ -100,6 +138,7 @@ static void refresh_state(struct engine *e)
     s->precision = e->precision;
     if (e->syncing) {
         sync_served(&e->sync, (double)mono_ms() / 1000.0, s);
+        tell_clock(e, s);
         if (s->leap != PKT_LEAP_UNSYNC) {
             snapshot_publish(&e->snap, s);
             return;

@@ -691,6 +691,8 @@ def t_relay_synchronizes():
                 off = min((relay_offset(port) for _ in range(5)), key=abs)
                 check(abs(off) < 0.005, "%s: served time off by %+.6f s" % (clock, off))
                 check("panic" not in b.log(), "panic logged")
+                check("CLOCK: synchronized (stratum 2)" in b.log(),
+                      "the clock was not told it is synchronized:\n" + b.log())
                 # Per-source counters on SIGUSR1.
                 b.counters()
                 m = re.search(r"PROTO: source 127\.0\.0\.1 .*reach ([0-7]+) poll (\d+) stratum 1 "

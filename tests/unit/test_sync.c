@@ -41,6 +41,8 @@ struct world {
     double phase;       /* s, our clock minus true time */
     double freq_ppm;    /* last frequency correction asked for (not simulated) */
     double srv_off[MAX_SRC];
+    uint8_t srv_leap[MAX_SRC];  /* leap indicator each server announces */
+    ntp_ts_t base;              /* NTP time at true time 0 */
     unsigned steps;
     unsigned freqs;
     unsigned panics;
@@ -70,6 +72,7 @@ static void world_init(struct world *w, unsigned minsane, bool allow_first)
     sync_init(&w->s, &c, 0.0, 0.0, false);
     w->nonce = UINT64_C(0x0123456789abcdef);
     w->never_peer = -1;
+    w->base = BASE;
 }
 
 static int add_source(struct world *w, double srv_off, unsigned flags)
@@ -88,7 +91,7 @@ static int add_source(struct world *w, double srv_off, unsigned flags)
 
 static ntp_ts_t our_clock(const struct world *w, double t)
 {
-    return ntp_ts_add(BASE, t + w->phase);
+    return ntp_ts_add(w->base, t + w->phase);
 }
 
 static void apply(struct world *w, const struct sync_action *a)
@@ -134,7 +137,7 @@ static void exchange(struct world *w, unsigned k)
     enum pkt_reason why;
     assert_int_equal(srv_classify(req, n, 12345, &p, &mode, &why), SRV_ANSWER);
     struct srv_sys sys = {
-        .leap = 0,
+        .leap = w->srv_leap[k],
         .stratum = SRV_STRATUM,
         .precision = PREC,
         .refid = SRV_REFID,
@@ -142,10 +145,10 @@ static void exchange(struct world *w, unsigned k)
         .root_disp = 0.001,
     };
     double rx = w->now + DELAY / 2.0 + w->srv_off[k];
-    sys.ref_time = ntp_ts_add(BASE, rx - 10.0);
-    assert_int_equal(srv_reply(&sys, &p, mode, ntp_ts_add(BASE, rx), 0x5a5a5a5au, rep, sizeof(rep)),
-                     48);
-    srv_stamp_xmt(rep, ntp_ts_add(BASE, rx + 1e-6), PREC, 0xa5a5a5a5u);
+    sys.ref_time = ntp_ts_add(w->base, rx - 10.0);
+    assert_int_equal(
+        srv_reply(&sys, &p, mode, ntp_ts_add(w->base, rx), 0x5a5a5a5au, rep, sizeof(rep)), 48);
+    srv_stamp_xmt(rep, ntp_ts_add(w->base, rx + 1e-6), PREC, 0xa5a5a5a5u);
     double t4 = w->now + DELAY + 1e-6;
     enum assoc_result res;
     struct sync_action a = sync_receive(&w->s, k, t4, rep, sizeof(rep), our_clock(w, t4), &res);
@@ -308,9 +311,54 @@ static void panic_beyond_1000s_unless_allow_first(void **state)
     assert_int_equal(v.stratum, SRV_STRATUM + 1);
 }
 
+/* A leap second is served only by majority of the truechimers and only in June or
+ * December (PROTOCOL-CHECKS sec. 4). BASE is 2024-12-08; 2025-03-01 is not a leap month. */
+static void leap_by_majority_in_june_or_december(void **state)
+{
+    (void)state;
+    static struct world w;
+    struct srv_sys v;
+
+    /* One source announcing an insertion in December: served. */
+    world_init(&w, 1, false);
+    add_source(&w, 0.0, 0);
+    w.srv_leap[0] = 1;
+    run_until(&w, 200.0);
+    sync_served(&w.s, w.now, &v);
+    assert_int_equal(v.stratum, SRV_STRATUM + 1);
+    assert_int_equal(v.leap, 1);
+
+    /* The same in March: not served. */
+    world_init(&w, 1, false);
+    w.base = (ntp_ts_t)(UINT32_C(1740787200) + UINT32_C(2208988800)) << 32;   /* 2025-03-01 */
+    add_source(&w, 0.0, 0);
+    w.srv_leap[0] = 1;
+    run_until(&w, 200.0);
+    sync_served(&w.s, w.now, &v);
+    assert_int_equal(v.stratum, SRV_STRATUM + 1);
+    assert_int_equal(v.leap, 0);
+
+    /* One of three truechimers announcing it: no majority, not served. */
+    world_init(&w, 1, false);
+    for (int k = 0; k < 3; k++) {
+        add_source(&w, 0.0, 0);
+    }
+    w.srv_leap[1] = 1;
+    run_until(&w, 200.0);
+    sync_served(&w.s, w.now, &v);
+    assert_int_equal(v.stratum, SRV_STRATUM + 1);
+    assert_int_equal(v.leap, 0);
+    /* Two of three: served. */
+    w.srv_leap[2] = 1;
+    run_until(&w, 400.0);
+    sync_served(&w.s, w.now, &v);
+    assert_int_equal(v.leap, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(leap_by_majority_in_june_or_december),
         cmocka_unit_test(first_step_then_served_then_held),
         cmocka_unit_test(noselect_is_never_system_peer),
         cmocka_unit_test(minsane_two_with_one_source_never_acts),
