@@ -321,8 +321,7 @@ static int do_restrict(struct parse *p, struct words *ws)
     if (strcmp(target, "default") == 0) {
         is_default = true;
     } else if (strcmp(target, "source") == 0) {
-        warn(p, "restrict source: not implemented yet (no associations in this version); "
-                "line ignored");
+        warn(p, "restrict source: not implemented yet; line ignored");
         return 0;
     } else {
         char tmp[64];
