@@ -31,25 +31,50 @@ void sync_init(struct sync *s, const struct sync_config *cfg, double now, double
 
 int sync_add(struct sync *s, const struct assoc_config *ac, uint32_t refid_of_addr, double now)
 {
-    if (s->n == SYNC_MAX_SOURCES) {
+    unsigned k = 0;
+    while (k < s->n && s->src[k].active) {
+        k++;
+    }
+    if (k == SYNC_MAX_SOURCES) {
         return -1;
     }
-    struct sync_source *src = &s->src[s->n];
+    struct sync_source *src = &s->src[k];
     memset(src, 0, sizeof(*src));
     /* Sources start a little apart, as ntpd does, so their bursts do not coincide. */
-    if (!assoc_init(&src->as, ac, now + 0.1 * s->n)) {
+    if (!assoc_init(&src->as, ac, now + 0.1 * k)) {
         return -1;
     }
     filter_init(&src->f);
     src->refid_of_addr = refid_of_addr;
-    return (int)s->n++;
+    src->active = true;
+    if (k == s->n) {
+        s->n++;
+    }
+    return (int)k;
+}
+
+void sync_drop(struct sync *s, unsigned k)
+{
+    if (k < s->n) {
+        s->src[k].active = false;
+        s->src[k].truechimer = false;
+        s->src[k].have = false;
+        if (s->sys_peer == (int)k) {
+            s->sys_peer = -1;
+        }
+    }
+}
+
+bool sync_active(const struct sync *s, unsigned k)
+{
+    return k < s->n && s->src[k].active;
 }
 
 double sync_next_due(const struct sync *s)
 {
     double t = discipline_deadline(&s->disc);
     for (unsigned k = 0; k < s->n; k++) {
-        if ((assoc_flags(&s->src[k].as) & ASSOC_F_DEMOBILIZE) != 0) {
+        if (!s->src[k].active || (assoc_flags(&s->src[k].as) & ASSOC_F_DEMOBILIZE) != 0) {
             continue;
         }
         double d = assoc_next_due(&s->src[k].as);
@@ -63,7 +88,7 @@ double sync_next_due(const struct sync *s)
 size_t sync_request(struct sync *s, unsigned k, double now, uint64_t nonce, ntp_ts_t t1,
                     uint8_t *buf, size_t cap)
 {
-    if (k >= s->n || !assoc_due(&s->src[k].as, now)) {
+    if (!sync_active(s, k) || !assoc_due(&s->src[k].as, now)) {
         return 0;
     }
     return assoc_make_request(&s->src[k].as, now, nonce, t1, buf, cap);
@@ -180,7 +205,7 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
                                 size_t len, ntp_ts_t t4, enum assoc_result *res)
 {
     struct sync_action none = { SYNC_ACT_NONE, 0.0, 0.0, 0.0 };
-    if (k >= s->n || s->panicked) {
+    if (!sync_active(s, k) || s->panicked) {
         return none;
     }
     struct sync_source *src = &s->src[k];
@@ -220,7 +245,7 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
     for (unsigned j = 0; j < s->n; j++) {
         struct sync_source *b = &s->src[j];
         b->truechimer = false;
-        if (!b->have || assoc_unreachable(&b->as) ||
+        if (!b->active || !b->have || assoc_unreachable(&b->as) ||
             (b->as.cfg.flags & ASSOC_CFG_NOSELECT) != 0) {
             continue;
         }
@@ -234,10 +259,12 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
     int peer = -1;
     double best = 0.0;
     for (size_t i = 0; i < n; i++) {
+        struct sync_source *b = &s->src[idx[i]];
+        /* Only a verdict among several counts against a source (a pool replaces it). */
+        b->falseticks = tc[i] || n < 3 ? 0 : b->falseticks + 1;
         if (!tc[i]) {
             continue;
         }
-        struct sync_source *b = &s->src[idx[i]];
         b->truechimer = true;
         mine = mine || idx[i] == k;
         /* The system peer: a prefer source among the truechimers, else the nearest. */

@@ -33,6 +33,8 @@ struct sync_config {
 };
 
 struct sync_source {
+    bool active;                /* false: a free slot (never used, or dropped) */
+    unsigned falseticks;        /* selections in a row that found it a falseticker */
     struct assoc as;
     struct filter f;
     uint32_t refid_of_addr;     /* our refid when this source is the system peer */
@@ -71,10 +73,17 @@ struct sync_action {
 void sync_init(struct sync *s, const struct sync_config *cfg, double now, double drift_ppm,
                bool have_drift);
 
-/* Adds a source. refid_of_addr is its address as a refid (IPv4, or the hash of IPv6).
- * Returns its index, or -1 (table full, or the association config is invalid). */
+/* Adds a source in the first free slot. refid_of_addr is its address as a refid (IPv4, or
+ * the hash of IPv6). Returns its index, or -1 (table full, or the association config is
+ * invalid). Slots are indices below s->n; check sync_active when walking them. */
 int sync_add(struct sync *s, const struct assoc_config *ac, uint32_t refid_of_addr,
              double now);
+
+/* Removes source k (a pool member being replaced); its slot is reused by sync_add. */
+void sync_drop(struct sync *s, unsigned k);
+
+/* Whether slot k holds a source. */
+bool sync_active(const struct sync *s, unsigned k);
 
 /* The earliest monotonic time something is due: a source's request or the discipline's
  * deadline (call sync_tick then). */
