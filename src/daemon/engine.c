@@ -22,6 +22,7 @@
 #include "daemon/worker.h"
 #include "core/sync.h"
 #include "daemon/driftfile.h"
+#include "daemon/resolver.h"
 #include "io/log.h"
 #include "io/plat.h"
 #include "io/rng.h"
@@ -29,6 +30,19 @@
 
 /* How often the served reference time is renewed when serving from the local clock. */
 #define LOCAL_REFRESH_MS 8000
+/* Members a pool keeps (chrony's maxsources default), addresses a pool avoids after
+ * dropping them, and for how long. */
+#define POOL_MEMBERS 4
+#define POOL_AVOID 8
+#define POOL_AVOID_S 3600.0
+/* A pool member is replaced after this many polls unreachable, or this many selections
+ * as a falseticker. */
+#define POOL_DROP_POLLS 8
+/* Re-resolution: while a line has fewer addresses than it wants, and at most this often. */
+#define RESOLVE_RETRY_S 60.0
+#define RESOLVE_REFRESH_S 3600.0
+/* How often the engine looks at pool members. */
+#define MAINTENANCE_S 1.0
 /* How often the frequency estimate goes to the drift file (and at exit). */
 #define DRIFT_INTERVAL_MS (3600 * 1000)
 /* Root dispersion announced while unsynchronized (RFC 5905 MAXDISP). */
@@ -58,7 +72,18 @@ struct engine {
         socklen_t len;
         plat_sock fd;               /* the current request's socket (a new port each time) */
         char name[320];
+        int origin;                 /* index of its server/pool line in the configuration */
     } src[SYNC_MAX_SOURCES];
+    /* Per configuration line: name resolution and, for pools, member replacement. */
+    struct resolver *resolver;
+    struct {
+        bool pending;               /* a lookup is queued */
+        double next_resolve;        /* monotonic s; 0: none planned */
+        struct sockaddr_storage avoid[POOL_AVOID];
+        socklen_t avoid_len[POOL_AVOID];
+        double avoid_until[POOL_AVOID];
+    } line[CONF_MAX_SOURCES];
+    double next_maintenance;
     bool freq_warned;
     int clock_leap;                 /* what the clock was last told (enum clk_leap) */
     bool clock_synced;
@@ -167,10 +192,11 @@ static void refresh_state(struct engine *e)
     snapshot_publish(&e->snap, s);
 }
 
-/* Adds one resolved address of a configured source to the sync engine. */
-static void add_source(struct engine *e, const struct conf_source *cs, const struct addrinfo *a,
+/* Adds one resolved address of configuration line `origin` to the sync engine. */
+static void add_source(struct engine *e, int origin, const struct sockaddr *sa, socklen_t salen,
                        double now)
 {
+    const struct conf_source *cs = &e->conf->sources[origin];
     struct assoc_config ac;
     assoc_config_default(&ac);
     ac.minpoll = (int8_t)cs->minpoll;
@@ -182,11 +208,10 @@ static void add_source(struct engine *e, const struct conf_source *cs, const str
                ((cs->flags & CONF_SRC_NOSELECT) != 0 ? ASSOC_CFG_NOSELECT : 0u) |
                ((cs->flags & CONF_SRC_TRUE) != 0 ? ASSOC_CFG_TRUE : 0u);
     uint32_t refid;
-    if (a->ai_family == AF_INET) {
-        refid = ntp_refid_ipv4((const uint8_t *)&((const struct sockaddr_in *)a->ai_addr)->sin_addr);
+    if (sa->sa_family == AF_INET) {
+        refid = ntp_refid_ipv4((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr);
     } else {
-        refid = ntp_refid_ipv6(
-            (const uint8_t *)&((const struct sockaddr_in6 *)a->ai_addr)->sin6_addr);
+        refid = ntp_refid_ipv6((const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr);
     }
     int k = sync_add(&e->sync, &ac, refid, now);
     if (k < 0) {
@@ -194,12 +219,12 @@ static void add_source(struct engine *e, const struct conf_source *cs, const str
                 SYNC_MAX_SOURCES);
         return;
     }
-    memcpy(&e->src[k].addr, a->ai_addr, a->ai_addrlen);
-    e->src[k].len = (socklen_t)a->ai_addrlen;
+    memcpy(&e->src[k].addr, sa, salen);
+    e->src[k].len = salen;
     e->src[k].fd = PLAT_NO_SOCK;
+    e->src[k].origin = origin;
     char text[64] = "?";
-    getnameinfo(a->ai_addr, (socklen_t)a->ai_addrlen, text, sizeof(text), NULL, 0,
-                NI_NUMERICHOST);
+    getnameinfo(sa, salen, text, sizeof(text), NULL, 0, NI_NUMERICHOST);
     snprintf(e->src[k].name, sizeof(e->src[k].name), "%s (%s port %u)", cs->host, text,
              (unsigned)cs->port);
     log_msg(LOGL_NOTICE, "PROTO: source %s: minpoll %d maxpoll %d%s", e->src[k].name,
@@ -245,6 +270,8 @@ static void setup_sources(struct engine *e)
             log_msg(LOGL_WARN, "CLOCK: cannot set the frequency to %+.3f ppm: %s", drift, err);
         }
     }
+    /* Numeric addresses are added now; names go to the resolver thread, started only when
+     * a name is configured. */
     for (unsigned i = 0; i < conf->n_sources; i++) {
         const struct conf_source *cs = &conf->sources[i];
         char port[8];
@@ -253,24 +280,126 @@ static void setup_sources(struct engine *e)
         memset(&hints, 0, sizeof(hints));
         hints.ai_socktype = SOCK_DGRAM;
         hints.ai_protocol = IPPROTO_UDP;
-        hints.ai_flags = AI_NUMERICSERV;
-        int g = getaddrinfo(cs->host, port, &hints, &res);
-        if (g != 0 || res == NULL) {
-            log_msg(LOGL_WARN, "PROTO: source %s: cannot resolve: %s", cs->host,
-                    g != 0 ? gai_strerror(g) : "no address");
+        hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
+        if (getaddrinfo(cs->host, port, &hints, &res) == 0 && res != NULL) {
+            add_source(e, (int)i, res->ai_addr, (socklen_t)res->ai_addrlen, now);
+            freeaddrinfo(res);
             continue;
         }
-        for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
-            if (a->ai_family == AF_INET || a->ai_family == AF_INET6) {
-                add_source(e, cs, a, now);
-                if (cs->kind != CONF_SRC_POOL) {
-                    break;
-                }
+        if (e->resolver == NULL && (e->resolver = resolver_start()) == NULL) {
+            log_msg(LOGL_ERR, "PROTO: cannot start the name resolver: %s; %s ignored",
+                    strerror(errno), cs->host);
+            continue;
+        }
+        e->line[i].next_resolve = now;     /* queued by the maintenance below */
+    }
+    /* The engine runs (sockets, polling) even before a name resolves. */
+    e->syncing = true;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, socklen_t alen,
+                      const struct sockaddr_storage *b, socklen_t blen)
+{
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* Active sources that came from configuration line i. */
+static unsigned members(const struct engine *e, int i)
+{
+    unsigned n = 0;
+    for (unsigned k = 0; k < e->sync.n; k++) {
+        n += sync_active(&e->sync, k) && e->src[k].origin == i;
+    }
+    return n;
+}
+
+/* A finished lookup for configuration line i: a server takes its first address, a pool
+ * tops itself up to POOL_MEMBERS with addresses it has not and does not avoid. */
+static void resolved(struct engine *e, const struct resolver_result *res)
+{
+    int i = res->tag;
+    double now = (double)mono_ms() / 1000.0;
+    if (i < 0 || (unsigned)i >= e->conf->n_sources) {
+        return;
+    }
+    const struct conf_source *cs = &e->conf->sources[i];
+    bool pool = cs->kind == CONF_SRC_POOL;
+    unsigned want = pool ? POOL_MEMBERS : 1;
+    e->line[i].pending = false;
+    if (res->error != 0) {
+        log_msg(LOGL_WARN, "PROTO: source %s: cannot resolve: %s (retry in %.0f s)", cs->host,
+                res->message, RESOLVE_RETRY_S);
+        e->line[i].next_resolve = now + RESOLVE_RETRY_S;
+        return;
+    }
+    for (unsigned j = 0; j < res->n && members(e, i) < want; j++) {
+        bool skip = false;
+        for (unsigned k = 0; k < e->sync.n && !skip; k++) {
+            skip = sync_active(&e->sync, k) &&
+                   same_addr(&e->src[k].addr, e->src[k].len, &res->addr[j], res->len[j]);
+        }
+        for (unsigned v = 0; v < POOL_AVOID && !skip; v++) {
+            skip = e->line[i].avoid_until[v] > now &&
+                   same_addr(&e->line[i].avoid[v], e->line[i].avoid_len[v], &res->addr[j],
+                             res->len[j]);
+        }
+        if (!skip) {
+            add_source(e, i, (const struct sockaddr *)&res->addr[j], res->len[j], now);
+        }
+    }
+    e->line[i].next_resolve = now + (members(e, i) < want ? RESOLVE_RETRY_S : RESOLVE_REFRESH_S);
+}
+
+/* Pool members that are unreachable, denied or persistently falseticking are dropped and
+ * avoided for a while; lines short of addresses are resolved again. */
+static void maintain_sources(struct engine *e, double now)
+{
+    if (now < e->next_maintenance) {
+        return;
+    }
+    e->next_maintenance = now + MAINTENANCE_S;
+    for (unsigned k = 0; k < e->sync.n; k++) {
+        if (!sync_active(&e->sync, k)) {
+            continue;
+        }
+        int i = e->src[k].origin;
+        const struct sync_source *s = &e->sync.src[k];
+        if (e->conf->sources[i].kind != CONF_SRC_POOL) {
+            continue;
+        }
+        const char *why = s->as.polled && s->as.unreach >= POOL_DROP_POLLS ? "unreachable"
+                          : (assoc_flags(&s->as) & (ASSOC_F_DENIED | ASSOC_F_DEMOBILIZE)) != 0
+                              ? "access denied (kiss-o'-death)"
+                          : s->falseticks >= POOL_DROP_POLLS ? "a falseticker"
+                                                             : NULL;
+        if (why == NULL) {
+            continue;
+        }
+        log_msg(LOGL_NOTICE, "PROTO: pool member %s is %s: replacing it", e->src[k].name, why);
+        unsigned v = 0;
+        for (unsigned w = 1; w < POOL_AVOID; w++) {
+            if (e->line[i].avoid_until[w] < e->line[i].avoid_until[v]) {
+                v = w;
             }
         }
-        freeaddrinfo(res);
+        e->line[i].avoid[v] = e->src[k].addr;
+        e->line[i].avoid_len[v] = e->src[k].len;
+        e->line[i].avoid_until[v] = now + POOL_AVOID_S;
+        plat_close(e->src[k].fd);
+        e->src[k].fd = PLAT_NO_SOCK;
+        sync_drop(&e->sync, k);
+        e->line[i].next_resolve = now;
     }
-    e->syncing = e->sync.n > 0;
+    for (unsigned i = 0; i < e->conf->n_sources; i++) {
+        if (e->resolver == NULL || e->line[i].pending || e->line[i].next_resolve <= 0.0 ||
+            now < e->line[i].next_resolve) {
+            continue;
+        }
+        if (resolver_request(e->resolver, (int)i, e->conf->sources[i].host,
+                             e->conf->sources[i].port) == 0) {
+            e->line[i].pending = true;
+        }
+    }
 }
 
 struct engine *engine_new(const struct conf *conf, struct clk *clk, char *err, size_t errlen)
@@ -371,6 +500,9 @@ static void log_counters(struct engine *e)
     }
     log_msg(LOGL_NOTICE, "PROTO: counters %s", line);
     for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
+        if (!sync_active(&e->sync, k)) {
+            continue;
+        }
         const struct assoc *a = &e->sync.src[k].as;
         const struct assoc_counters *c = assoc_counters(a);
         log_msg(LOGL_NOTICE, "PROTO: source %s reach %03o poll %d stratum %u%s%s sent=%llu "
@@ -552,12 +684,13 @@ static void save_drift(struct engine *e)
 static void sync_timers(struct engine *e)
 {
     double now = (double)mono_ms() / 1000.0;
+    maintain_sources(e, now);
     struct sync_action a = sync_tick(&e->sync, now);
     apply(e, &a, "the discipline");
     for (unsigned k = 0; k < e->sync.n && !e->stop; k++) {
         uint8_t req[PKT_HEADER_LEN];
         uint64_t nonce;
-        if (!assoc_due(&e->sync.src[k].as, now)) {
+        if (!sync_active(&e->sync, k) || !assoc_due(&e->sync.src[k].as, now)) {
             continue;
         }
         if (rng_bytes(&nonce, sizeof(nonce)) != 0) {
@@ -625,7 +758,7 @@ int engine_run(struct engine *e)
             e->sys.stratum, e->precision, e->nworkers, e->nworkers == 1 ? "" : "s",
             clk_name(e->clk));
 
-    struct pollfd pfd[CONF_MAX_LISTEN + 1 + SYNC_MAX_SOURCES];
+    struct pollfd pfd[CONF_MAX_LISTEN + 2 + SYNC_MAX_SOURCES];
     int64_t next_refresh = mono_ms() + LOCAL_REFRESH_MS;
     int64_t next_drift = mono_ms() + DRIFT_INTERVAL_MS;
     bool running = true;
@@ -642,8 +775,15 @@ int engine_run(struct engine *e)
         nserve = npfd;
         int src_of[SYNC_MAX_SOURCES];
         unsigned nsrc = 0;
+        int res_slot = -1;
+        if (e->resolver != NULL) {
+            res_slot = (int)npfd;
+            pfd[npfd].fd = resolver_fd(e->resolver);
+            pfd[npfd++].events = POLLIN;
+        }
+        unsigned src_base = npfd;
         for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
-            if (e->src[k].fd != PLAT_NO_SOCK) {
+            if (sync_active(&e->sync, k) && e->src[k].fd != PLAT_NO_SOCK) {
                 pfd[npfd].fd = e->src[k].fd;
                 pfd[npfd++].events = POLLIN;
                 src_of[nsrc++] = (int)k;
@@ -656,10 +796,11 @@ int engine_run(struct engine *e)
         }
         if (e->syncing) {
             double due = sync_next_due(&e->sync);
-            if (due >= 0.0) {
-                int64_t due_ms = (int64_t)ceil(due * 1000.0);
-                wake = wake < 0 || due_ms < wake ? due_ms : wake;
+            if (due < 0.0 || e->next_maintenance < due) {
+                due = e->next_maintenance;
             }
+            int64_t due_ms = (int64_t)ceil(due * 1000.0);
+            wake = wake < 0 || due_ms < wake ? due_ms : wake;
         }
         int timeout = wake < 0 ? -1 : (wake > now ? (int)(wake - now) : 0);
         int r = poll(pfd, npfd, timeout);
@@ -670,8 +811,15 @@ int engine_run(struct engine *e)
         }
         now = mono_ms();
         if (e->syncing) {
+            if (res_slot >= 0 && pfd[res_slot].revents != 0) {
+                struct resolver_result *res = malloc(sizeof(*res));
+                if (res != NULL && resolver_take(e->resolver, res)) {
+                    resolved(e, res);
+                }
+                free(res);
+            }
             for (unsigned i = 0; i < nsrc; i++) {
-                if (pfd[nserve + i].revents != 0) {
+                if (pfd[src_base + i].revents != 0 && sync_active(&e->sync, (unsigned)src_of[i])) {
                     source_readable(e, (unsigned)src_of[i]);
                 }
             }
@@ -733,8 +881,11 @@ void engine_free(struct engine *e)
         close(e->fds[i]);
     }
     for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
-        plat_close(e->src[k].fd);
+        if (sync_active(&e->sync, k)) {
+            plat_close(e->src[k].fd);
+        }
     }
+    resolver_stop(e->resolver);
     if (e->stop_pipe[0] >= 0) {
         close(e->stop_pipe[0]);
     }

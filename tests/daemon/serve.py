@@ -71,11 +71,16 @@ class Daemon:
         self.proc = None
         self.expect_fail = expect_fail
 
-    def start(self, extra_args=()):
+    def start(self, extra_args=(), hosts=None):
+        """hosts: a file bind-mounted over /etc/hosts in a private mount namespace, so that
+        names resolve as the test wants."""
         logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            ["setpriv", "--bounding-set=-sys_time", STRATUMD, "-c", self.conf_path, "-d"]
-            + list(extra_args), stdout=logf, stderr=logf)
+        cmd = (["setpriv", "--bounding-set=-sys_time", STRATUMD, "-c", self.conf_path, "-d"]
+               + list(extra_args))
+        if hosts is not None:
+            cmd = (["unshare", "-m", "--propagation", "private", "sh", "-c",
+                    'mount --bind "$0" /etc/hosts && exec "$@"', hosts] + cmd)
+        self.proc = subprocess.Popen(cmd, stdout=logf, stderr=logf)
         logf.close()
         if self.expect_fail:
             return self
@@ -757,6 +762,52 @@ def t_relay_once():
         check(n.wait_exit() == 1 and "-q needs at least one server" in n.log(), n.log())
     finally:
         a.stop()
+
+
+def t_pool_replaces_members():
+    """A pool takes every address of its name (up to 4); a member that stops answering is
+    replaced after 8 unanswered polls, its address avoided; a new address of the name is
+    picked up on re-resolution. Names resolve in the resolver thread, through a private
+    /etc/hosts."""
+    if os.geteuid() != 0:
+        print("SKIP: needs root (mount namespace)")
+        sys.exit(77)
+    up = free_port()
+    ups = {}
+    w = tempfile.mkdtemp(prefix="stratum-pool-")
+    hosts = os.path.join(w, "hosts")
+    with open(hosts, "w") as f:
+        f.write("127.0.0.1 localhost\n")
+        for a in ("127.0.0.21", "127.0.0.22", "127.0.0.23"):
+            f.write("%s pool.stratum.test\n" % a)
+    try:
+        for a in ("127.0.0.21", "127.0.0.22", "127.0.0.24"):
+            ups[a] = Daemon(base_conf(up, addr=a, local=1)).start()
+        port = free_port()
+        b = Daemon("listen 127.0.0.1 port %d\nclock sim start %d\npool pool.stratum.test port %d "
+                   "iburst minpoll 0 maxpoll 0\n" % (port, int(time.time()) + 2, up))
+        b.start(hosts=hosts)
+        try:
+            check(wait_synced(port, timeout=20) is not None, "not synchronized:\n" + b.log())
+            for a in ("127.0.0.21", "127.0.0.22", "127.0.0.23"):
+                check(re.search(r"source pool\.stratum\.test \(%s port" % re.escape(a), b.log()),
+                      "member %s not added:\n%s" % (a, b.log()))
+            m = wait_log(b, r"pool member pool\.stratum\.test \(127\.0\.0\.23 port \d+\) is "
+                            r"unreachable: replacing it", timeout=30)
+            check(m is not None, "the silent member was not replaced:\n" + b.log())
+            # The name now also has .24, which answers: it joins; .23 is avoided.
+            with open(hosts, "a") as f:
+                f.write("127.0.0.24 pool.stratum.test\n")
+            m = wait_log(b, r"source pool\.stratum\.test \(127\.0\.0\.24 port", timeout=90)
+            check(m is not None, "the new address did not join:\n" + b.log())
+            check(len(re.findall(r"source pool\.stratum\.test \(127\.0\.0\.23 port", b.log())) == 1,
+                  "the replaced member came back:\n" + b.log())
+            check(wait_synced(port, timeout=10) is not None, "lost synchronization")
+        finally:
+            b.stop()
+    finally:
+        for d in ups.values():
+            d.stop()
 
 
 def t_relay_panics_beyond_1000s():
