@@ -144,8 +144,8 @@ static void apply_kiss(struct assoc *a, enum ntp_kiss kiss, int8_t server_poll, 
     switch (kiss) {
     case NTP_KISS_RATE: {
         /* Each RATE lengthens the poll by at least one step, and at least to the poll the
-         * server announces; at most to maxpoll. The floor stays: the discipline cannot
-         * lower the poll under it again. */
+         * server announces; at most to maxpoll. The floor holds the discipline above it
+         * and decays one step per 8 good samples without a kiss (assoc_receive). */
         int want = a->hpoll + 1 > server_poll ? a->hpoll + 1 : server_poll;
         int8_t floor = clamp_poll(want, a->cfg.minpoll, a->cfg.maxpoll);
         if (floor > a->poll_floor) {
@@ -169,6 +169,7 @@ static void apply_kiss(struct assoc *a, enum ntp_kiss kiss, int8_t server_poll, 
     default:
         return;
     }
+    a->calm = 0;
     a->burst_left = 0;
     schedule_next_poll(a);
 }
@@ -267,6 +268,14 @@ enum assoc_result assoc_receive(struct assoc *a, double now, const uint8_t *buf,
         return ASSOC_LOOP;
     }
     a->counters.processed++;
+    /* A RATE floor is not forever: a server that has answered 8 times in a row without a
+     * kiss gets one step back (DENY/RSTR keep maxpoll: a pool replaces such a member). */
+    if (a->poll_floor > a->cfg.minpoll && (a->flags & ASSOC_F_DENIED) == 0) {
+        if (++a->calm >= 8) {
+            a->calm = 0;
+            a->poll_floor--;
+        }
+    }
     return ASSOC_OK;
 }
 

@@ -112,6 +112,7 @@ struct assoc {
     uint8_t unreach;    /* polls in a row with reach == 0, saturating */
     uint8_t burst_left; /* requests still to send in the current burst */
     uint8_t flags;      /* ASSOC_F_* */
+    uint8_t calm;       /* samples since the last KoD: the RATE floor decays after 8 */
     double next_due;    /* monotonic s of the next request */
     double poll_start;  /* monotonic s of the last poll (burst start) */
     bool polled;        /* a poll has started since assoc_init */

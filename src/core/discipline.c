@@ -342,7 +342,16 @@ struct discipline_action discipline_update_at(struct discipline *d, double now, 
             act.kind = DISCIPLINE_STEP_LIMIT;
             return act;
         }
-        /* The samples stay: offset + C is unchanged by a step that C records. */
+        /* The samples stay across the first correction (offset + C is unchanged by a step
+         * that C records). A later step means the time scale of the sources moved (a
+         * server that stepped, past the stepout): the old samples describe another time
+         * scale, so the window starts afresh (the frequency estimate stays). */
+        if (d->first_done) {
+            d->n = 0;
+            /* What was learnt of the oscillator still holds: it becomes the prior. */
+            d->prior_freq = d->freq_est;
+            d->prior_skew = fmax(d->skew, 0.1e-6);
+        }
         d->corr += offset;
         d->stepped += mag;
         d->in_spike = false;

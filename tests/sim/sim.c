@@ -7,7 +7,10 @@
  * answered by the server at once, and the discipline's deadline, sync_tick), a reply
  * arriving (sync_receive; its action is applied to the simulated clock), and a metrics
  * tick every second of true time. Monotonic time is true time (the ppm difference does
- * not matter here). Randomness comes only from the seeded xoshiro256**.
+ * not matter here). Randomness comes only from the seeded xoshiro256**; the optional
+ * impairments (reordering) draw from it only when configured, so scenarios without them
+ * see the same sequence as before they existed. Outage windows and KoD windows draw
+ * nothing.
  */
 #include "sim.h"
 
@@ -95,6 +98,7 @@ struct sim_clock {
     double freq_err;  /* s/s, own error (+: fast) */
     double wander;    /* s/s per sqrt(s) */
     double freq_corr; /* s/s, applied by the discipline */
+    double osc_phase; /* s, integral of freq_err alone (what an uncorrected clock drifts) */
 };
 
 static void clock_advance(struct sim_clock *c, struct sim_rng *r, double t)
@@ -104,6 +108,7 @@ static void clock_advance(struct sim_clock *c, struct sim_rng *r, double t)
         return;
     }
     c->phase += (c->freq_err + c->freq_corr) * dt;
+    c->osc_phase += c->freq_err * dt;
     if (c->wander > 0.0) {
         c->freq_err += c->wander * sqrt(dt) * sim_rng_normal(r);
     }
@@ -114,7 +119,8 @@ static void clock_advance(struct sim_clock *c, struct sim_rng *r, double t)
 struct flight {
     bool used;
     unsigned src;
-    double at; /* s of true time of arrival */
+    uint64_t seq; /* which request of its source it answers (1, 2, ...) */
+    double at;    /* s of true time of arrival */
     uint8_t buf[48];
 };
 
@@ -127,8 +133,12 @@ struct world {
     struct flight fl[SIM_MAX_FLIGHTS];
     double first_sync;
     unsigned steps;
+    double first_step_t, last_step_t;
     bool panicked;
     bool trace;
+    uint64_t req_seq[SIM_MAX_SERVERS];   /* requests sent per source */
+    uint64_t delivered[SIM_MAX_SERVERS]; /* highest request seq whose reply arrived */
+    unsigned reordered, late, late_refused, late_accepted, kod_actions;
 };
 
 static ntp_ts_t local_ts(const struct world *w)
@@ -145,11 +155,21 @@ static double server_time(const struct sim_server *s, double t)
     return v;
 }
 
-/* Request req (from sync_request) leaves for server k at true time t: it crosses the link,
- * the server answers through srv.c, and the reply is queued for its arrival. */
-static void send_request(struct world *w, unsigned k, double t, const uint8_t *req, size_t len)
+static bool link_down(const struct sim_link *l, double t)
+{
+    return l->down_to > l->down_from && t >= l->down_from && t < l->down_to;
+}
+
+/* Request number seq of source k (from sync_request) leaves for server k at true time t: it
+ * crosses the link, the server answers through srv.c (the time, or a KoD RATE inside its
+ * KoD window), and the reply is queued for its arrival. */
+static void send_request(struct world *w, unsigned k, double t, const uint8_t *req, size_t len,
+                         uint64_t seq)
 {
     const struct sim_server *s = &w->cfg->server[k];
+    if (link_down(&s->link, t)) {
+        return;
+    }
     if (sim_rng_uniform(&w->rng) < s->link.loss_out) {
         return;
     }
@@ -171,21 +191,32 @@ static void send_request(struct world *w, unsigned k, double t, const uint8_t *r
         fprintf(stderr, "sim: too many replies in flight\n");
         abort();
     }
-    struct srv_sys sys = {0, 1, SIM_PRECISION, 0x47505300u /* "GPS" */, 0, 0.0, 1e-5};
-    double rx = server_time(s, arrive);
-    sys.ref_time = ntp_ts_add(w->base, rx - 8.0);
-    uint32_t rnd = (uint32_t)sim_rng_next(&w->rng);
-    if (srv_reply(&sys, &p, mode, ntp_ts_add(w->base, rx), rnd, f->buf, sizeof(f->buf)) != 48) {
-        return;
+    if (s->kod_to > s->kod_from && arrive >= s->kod_from && arrive < s->kod_to) {
+        if (srv_kod(&p, mode, ntp_refid_from_ascii("RATE"), f->buf, sizeof(f->buf)) != 48) {
+            return;
+        }
+    } else {
+        struct srv_sys sys = {0, 1, SIM_PRECISION, 0x47505300u /* "GPS" */, 0, 0.0, 1e-5};
+        double rx = server_time(s, arrive);
+        sys.ref_time = ntp_ts_add(w->base, rx - 8.0);
+        uint32_t rnd = (uint32_t)sim_rng_next(&w->rng);
+        if (srv_reply(&sys, &p, mode, ntp_ts_add(w->base, rx), rnd, f->buf, sizeof(f->buf)) !=
+            48) {
+            return;
+        }
+        srv_stamp_xmt(f->buf, ntp_ts_add(w->base, server_time(s, arrive + SIM_PROC)),
+                      SIM_PRECISION, (uint32_t)sim_rng_next(&w->rng));
     }
-    srv_stamp_xmt(f->buf, ntp_ts_add(w->base, server_time(s, arrive + SIM_PROC)), SIM_PRECISION,
-                  (uint32_t)sim_rng_next(&w->rng));
-    if (sim_rng_uniform(&w->rng) < s->link.loss_in) {
+    if (sim_rng_uniform(&w->rng) < s->link.loss_in || link_down(&s->link, arrive + SIM_PROC)) {
         return;
     }
     f->used = true;
     f->src = k;
+    f->seq = seq;
     f->at = arrive + SIM_PROC + s->link.delay_in + sim_rng_exp(&w->rng, s->link.jitter_in);
+    if (s->link.reorder > 0.0 && sim_rng_uniform(&w->rng) < s->link.reorder) {
+        f->at += s->link.hold_min + (s->link.hold_max - s->link.hold_min) * sim_rng_uniform(&w->rng);
+    }
 }
 
 /* The engine's action, applied to the simulated clock. */
@@ -199,6 +230,10 @@ static void apply(struct world *w, const struct sync_action *a, double t, bool c
         w->clk.phase += a->step;
         w->clk.freq_corr = a->freq_ppm * 1e-6;
         w->steps++;
+        if (w->first_step_t < 0.0) {
+            w->first_step_t = t;
+        }
+        w->last_step_t = t;
         break;
     case SYNC_ACT_PANIC:
         w->panicked = true;
@@ -217,6 +252,24 @@ static void receive(struct world *w, struct flight *f, double t)
     enum assoc_result res;
     struct sync_action a =
         sync_receive(&w->sync, f->src, t, f->buf, sizeof(f->buf), local_ts(w), &res);
+    /* On-wire bookkeeping seen from outside: only the newest request may be answered. */
+    if (f->seq < w->delivered[f->src]) {
+        w->reordered++;
+    } else {
+        w->delivered[f->src] = f->seq;
+    }
+    if (f->seq < w->req_seq[f->src]) {
+        w->late++;
+        if (res == ASSOC_BOGUS || res == ASSOC_UNSOLICITED) {
+            w->late_refused++;
+        } else if (res == ASSOC_OK || res == ASSOC_KOD || res == ASSOC_UNSYNC ||
+                   res == ASSOC_DISTANCE || res == ASSOC_LOOP) {
+            w->late_accepted++;
+        }
+    }
+    if (res == ASSOC_KOD && a.kind != SYNC_ACT_NONE) {
+        w->kod_actions++;
+    }
     if (w->trace) {
         struct discipline_status d;
         discipline_get_status(&w->sync.disc, &d);
@@ -238,7 +291,7 @@ static void engine_due(struct world *w, double t)
         uint64_t nonce = sim_rng_next(&w->rng);
         size_t len = sync_request(&w->sync, k, t, nonce, local_ts(w), req, sizeof(req));
         if (len > 0) {
-            send_request(w, k, t, req, len);
+            send_request(w, k, t, req, len, ++w->req_seq[k]);
         }
     }
     struct sync_action a = sync_tick(&w->sync, t);
@@ -246,6 +299,12 @@ static void engine_due(struct world *w, double t)
 }
 
 void sim_run(const struct sim_config *cfg, uint64_t seed, struct sim_result *out)
+{
+    sim_run_ticks(cfg, seed, out, NULL, NULL);
+}
+
+void sim_run_ticks(const struct sim_config *cfg, uint64_t seed, struct sim_result *out,
+                   sim_tick_fn tick_fn, void *ctx)
 {
     static struct world w; /* large-ish; one run at a time */
     memset(&w, 0, sizeof(w));
@@ -257,6 +316,7 @@ void sim_run(const struct sim_config *cfg, uint64_t seed, struct sim_result *out
     /* 2026-ish; scenario "era" starts ten minutes before the 2036 rollover. */
     w.base = cfg->era_cross ? ((ntp_ts_t)0xffffffffu - 600u) << 32 : (ntp_ts_t)3973000000u << 32;
     w.first_sync = -1.0;
+    w.first_step_t = w.last_step_t = -1.0;
     w.trace = getenv("SIM_TRACE") != NULL;
 
     struct sync_config sc;
@@ -275,6 +335,7 @@ void sim_run(const struct sim_config *cfg, uint64_t seed, struct sim_result *out
         ac.maxpoll = (int8_t)atoi(getenv("SIM_MAXPOLL"));
     }
     ac.iburst = cfg->iburst;
+    ac.burst = cfg->burst;
     for (unsigned k = 0; k < cfg->n_servers; k++) {
         if (sync_add(&w.sync, &ac, SIM_SRV_REFID(k), 0.0) != (int)k) {
             fprintf(stderr, "sim: sync_add failed for server %u\n", k);
@@ -290,6 +351,7 @@ void sim_run(const struct sim_config *cfg, uint64_t seed, struct sim_result *out
     }
     out->max_phase = -INFINITY;
     out->min_phase = INFINITY;
+    out->max_poll = cfg->minpoll;
     size_t tick = 0;
     unsigned events = 0;
     while (tick < nticks && !w.panicked) {
@@ -319,10 +381,32 @@ void sim_run(const struct sim_config *cfg, uint64_t seed, struct sim_result *out
         } else if (kind == 2) {
             receive(&w, who, t);
         } else {
-            ph[tick] = w.clk.phase;
+            double ref = cfg->ref_server0 ? server_time(&cfg->server[0], t) - t : 0.0;
+            ph[tick] = w.clk.phase - ref;
             fe[tick] = sync_freq_ppm(&w.sync) + w.clk.freq_err * 1e6;
             out->max_phase = fmax(out->max_phase, w.clk.phase);
             out->min_phase = fmin(out->min_phase, w.clk.phase);
+            for (unsigned k = 0; k < w.sync.n; k++) {
+                out->max_poll = out->max_poll > assoc_poll(&w.sync.src[k].as)
+                                    ? out->max_poll
+                                    : assoc_poll(&w.sync.src[k].as);
+            }
+            if (tick_fn != NULL) {
+                struct srv_sys sv;
+                sync_served(&w.sync, t, &sv);
+                struct sim_tick tk = {
+                    .t = t,
+                    .phase = w.clk.phase,
+                    .ref_phase = ph[tick],
+                    .osc_ppm = w.clk.freq_err * 1e6,
+                    .osc_phase = w.clk.osc_phase,
+                    .served_stratum = sv.stratum,
+                    .peer = w.sync.sys_peer,
+                    .steps = w.steps,
+                    .poll = assoc_poll(&w.sync.src[0].as),
+                };
+                tick_fn(ctx, &tk);
+            }
             tick++;
             events = 0;
         }
@@ -333,6 +417,24 @@ void sim_run(const struct sim_config *cfg, uint64_t seed, struct sim_result *out
     out->peer = w.sync.sys_peer;
     out->first_sync = w.first_sync;
     out->steps = w.steps;
+    out->first_step_t = w.first_step_t;
+    out->last_step_t = w.last_step_t;
+    out->received = out->processed = out->bogusorg = out->oldpkt = out->kod_rx = 0;
+    out->distance = 0;
+    for (unsigned k = 0; k < w.sync.n; k++) {
+        const struct assoc_counters *c = assoc_counters(&w.sync.src[k].as);
+        out->received += c->received;
+        out->processed += c->processed;
+        out->bogusorg += c->bogusorg;
+        out->oldpkt += c->oldpkt;
+        out->kod_rx += c->kod_rx;
+        out->distance += c->distance;
+    }
+    out->reordered = w.reordered;
+    out->late = w.late;
+    out->late_refused = w.late_refused;
+    out->late_accepted = w.late_accepted;
+    out->kod_actions = w.kod_actions;
     out->panicked = w.panicked;
     out->updates = w.sync.disc.updates;
     out->settle = -1.0;
