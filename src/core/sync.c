@@ -155,8 +155,8 @@ static int utc_month(int64_t unix_sec)
 }
 
 /* PROTOCOL-CHECKS sec. 4: a leap second only by majority vote of the truechimers (never
- * from a single source when there are several), and only in June or December, when one
- * can happen at the end of the month. */
+ * from a single source: at least two must announce it), and only in June or December,
+ * when one can happen at the end of the month. */
 static uint8_t vote_leap(const struct sync *s, ntp_ts_t t4)
 {
     unsigned n = 0, ins = 0, del = 0;
@@ -174,10 +174,10 @@ static uint8_t vote_leap(const struct sync *s, ntp_ts_t t4)
     if (n == 0 || (month != 6 && month != 12)) {
         return 0;
     }
-    if (2 * ins > n) {
+    if (ins >= 2 && 2 * ins > n) {
         return 1;
     }
-    if (2 * del > n) {
+    if (del >= 2 && 2 * del > n) {
         return 2;
     }
     return 0;
@@ -245,7 +245,9 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
     for (unsigned j = 0; j < s->n; j++) {
         struct sync_source *b = &s->src[j];
         b->truechimer = false;
-        if (!b->active || !b->have || assoc_unreachable(&b->as) ||
+        /* A source at stratum 15 would make us 16: unsynchronized (and a loop through
+         * ourselves climbs there). */
+        if (!b->active || !b->have || assoc_unreachable(&b->as) || b->as.stratum >= 15 ||
             (b->as.cfg.flags & ASSOC_CFG_NOSELECT) != 0) {
             continue;
         }
@@ -298,7 +300,9 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
         out.step = a.step;
         s->steps++;
         after_step(s);
-        /* The served state waits for the first sample after the step. */
+        /* The served state waits for the first sample after the step: the reference time
+         * and dispersion of before no longer describe the clock. */
+        s->synced = false;
         break;
     case DISCIPLINE_PANIC:
         out.kind = SYNC_ACT_PANIC;

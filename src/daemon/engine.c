@@ -85,6 +85,8 @@ struct engine {
     } line[CONF_MAX_SOURCES];
     double next_maintenance;
     bool freq_warned;
+    struct rng_fast rng;            /* nonces when the kernel's generator fails */
+    struct log_limit io_limit;      /* socket errors: a few, then one a minute */
     int clock_leap;                 /* what the clock was last told (enum clk_leap) */
     bool clock_synced;
     bool status_warned;
@@ -192,11 +194,44 @@ static void refresh_state(struct engine *e)
     snapshot_publish(&e->snap, s);
 }
 
+/* True when sa is where this daemon itself listens (a source there would be ourselves:
+ * our own replies would come back as samples and the stratum would climb to 16). */
+static bool is_own_address(const struct engine *e, const struct sockaddr *sa)
+{
+    struct net_addr a;
+    uint16_t port;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    memcpy(&ss, sa, sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                             : sizeof(struct sockaddr_in6));
+    if (udp_sockaddr_to_net(&ss, &a, &port) != 0) {
+        return false;
+    }
+    bool loopback = (a.family == NET_IPV4 && a.bytes[0] == 127) ||
+                    (a.family == NET_IPV6 && a.bytes[15] == 1 &&
+                     memcmp(a.bytes, (const uint8_t[15]){ 0 }, 15) == 0);
+    for (unsigned l = 0; l < e->conf->n_listen; l++) {
+        const struct conf_listen *li = &e->conf->listen[l];
+        if (li->port != port || li->addr.family != a.family) {
+            continue;
+        }
+        if (li->wildcard ? loopback : memcmp(li->addr.bytes, a.bytes, 16) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Adds one resolved address of configuration line `origin` to the sync engine. */
 static void add_source(struct engine *e, int origin, const struct sockaddr *sa, socklen_t salen,
                        double now)
 {
     const struct conf_source *cs = &e->conf->sources[origin];
+    if (is_own_address(e, sa)) {
+        log_msg(LOGL_WARN, "PROTO: source %s is this daemon's own address and port: ignored",
+                cs->host);
+        return;
+    }
     struct assoc_config ac;
     assoc_config_default(&ac);
     ac.minpoll = (int8_t)cs->minpoll;
@@ -295,6 +330,10 @@ static void setup_sources(struct engine *e)
     }
     /* The engine runs (sockets, polling) even before a name resolves. */
     e->syncing = true;
+    rng_fast_seed(&e->rng);
+    e->io_limit.burst = 5;
+    e->io_limit.tokens = 5;
+    e->io_limit.interval_ms = 60000;
 }
 
 static bool same_addr(const struct sockaddr_storage *a, socklen_t alen,
@@ -606,7 +645,12 @@ static void apply(struct engine *e, const struct sync_action *a, const char *fro
         return;
     case SYNC_ACT_STEP:
         if (clk_step(e->clk, a->step, err, sizeof(err)) != 0) {
-            log_msg(LOGL_ERR, "CLOCK: cannot step by %+.6f s: %s", a->step, err);
+            /* The engine already counts the step as done: going on would chase an offset
+             * the clock never lost. Stop, as a panic does. */
+            log_msg(LOGL_ERR, "CLOCK: cannot step by %+.6f s: %s; exiting", a->step, err);
+            e->exit_status = 1;
+            e->stop = true;
+            return;
         } else {
             log_msg(LOGL_NOTICE, "CLOCK: stepped by %+.6f s (threshold %g s), from %s",
                     a->step, e->sync.cfg.disc.step_threshold, from);
@@ -655,7 +699,10 @@ static void source_readable(struct engine *e, unsigned k)
         enum assoc_result res;
         struct sync_action a = sync_receive(&e->sync, k, (double)mono_ms() / 1000.0, buf, len,
                                             t4, &res);
-        if (res != ASSOC_OK) {
+        if (res == ASSOC_KOD) {
+            log_msg(LOGL_NOTICE, "PROTO: %s: kiss-o'-death %s", e->src[k].name,
+                    ntp_kiss_name(e->sync.src[k].as.last_kiss));
+        } else if (res != ASSOC_OK) {
             log_msg(LOGL_DEBUG, "PROTO: %s: reply refused: %s", e->src[k].name,
                     assoc_result_name(res));
         }
@@ -671,7 +718,10 @@ static void source_readable(struct engine *e, unsigned k)
 static void save_drift(struct engine *e)
 {
     char err[256];
-    if (!e->syncing || e->conf->driftfile[0] == '\0' || e->sync.disc.updates < 4) {
+    /* clock none: the frequency is that of a virtual clock over an already disciplined
+     * system clock; it must not overwrite a real drift file. */
+    if (!e->syncing || e->conf->driftfile[0] == '\0' || e->sync.disc.updates < 4 ||
+        e->conf->clock == CLK_NONE) {
         return;
     }
     if (driftfile_write(e->conf->driftfile, sync_freq_ppm(&e->sync), sync_skew_ppm(&e->sync),
@@ -694,7 +744,7 @@ static void sync_timers(struct engine *e)
             continue;
         }
         if (rng_bytes(&nonce, sizeof(nonce)) != 0) {
-            continue;
+            nonce = rng_fast_u64(&e->rng);
         }
         /* RFC 9109: a fresh socket, so a fresh random source port, for every request; a
          * late reply to the previous one is dropped with its socket. */
@@ -704,17 +754,19 @@ static void sync_timers(struct engine *e)
         char err[160];
         e->src[k].fd = plat_udp_client((const struct sockaddr *)&e->src[k].addr, e->src[k].len,
                                        err, sizeof(err));
-        if (e->src[k].fd == PLAT_NO_SOCK) {
-            log_msg(LOGL_WARN, "IO: %s: %s", e->src[k].name, err);
-            continue;
-        }
-        /* t1 as late as possible: right before the send. */
+        /* t1 as late as possible: right before the send. The poll is used up even when
+         * the socket or the send failed (no network yet): it counts as unanswered, and
+         * the schedule moves on instead of retrying at once. */
         size_t n = sync_request(&e->sync, k, now, nonce, clock_ts(e), req, sizeof(req));
-        if (n == 0) {
+        if (e->src[k].fd == PLAT_NO_SOCK) {
+            if (log_limit_pass(&e->io_limit, mono_ms())) {
+                log_msg(LOGL_WARN, "IO: %s: %s", e->src[k].name, err);
+            }
             continue;
         }
-        if (plat_send(e->src[k].fd, req, n) != 0) {
-            log_msg(LOGL_DEBUG, "IO: %s: send: %s", e->src[k].name, plat_error_text());
+        if (n > 0 && plat_send(e->src[k].fd, req, n) != 0 &&
+            log_limit_pass(&e->io_limit, mono_ms())) {
+            log_msg(LOGL_WARN, "IO: %s: send: %s", e->src[k].name, plat_error_text());
         }
     }
 }

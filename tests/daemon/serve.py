@@ -810,6 +810,32 @@ def t_pool_replaces_members():
             d.stop()
 
 
+def t_source_faults():
+    """A source that is this daemon itself is refused (its stratum would climb to 16) and
+    the local stratum keeps being served; a source whose socket cannot even be opened
+    (broadcast address: EACCES) uses up its polls instead of retrying at once, and its
+    errors are rate limited."""
+    port = free_port()
+    d = Daemon(base_conf(port, local=3, extra="server 127.0.0.1 port %d iburst minpoll 0\n"
+                         "server 255.255.255.255 port %d iburst minpoll 0 maxpoll 0\n"
+                         % (port, port))).start()
+    try:
+        check(wait_log(d, r"source 127\.0\.0\.1 is this daemon's own address and port: ignored")
+              is not None, d.log())
+        time.sleep(4)
+        p = decode(exchange(port, req()))
+        check(p["stratum"] == 3 and p["li"] == 0, "stratum %d li %d" % (p["stratum"], p["li"]))
+        n = len(re.findall(r"IO: 255\.255\.255\.255", d.log()))
+        check(1 <= n <= 6, "%d socket error lines in 4 s (want a few, rate limited)" % n)
+        c = d.counters()
+        m = re.search(r"PROTO: source 255\.255\.255\.255 .*reach 000 poll \d+ stratum \d+ sent=(\d+)",
+                      d.log())
+        check(m is not None and 2 <= int(m.group(1)) <= 12,
+              "polls of the broken source: %s" % (m.group(1) if m else d.log()))
+    finally:
+        d.stop()
+
+
 def t_relay_panics_beyond_1000s():
     """A first offset beyond the panic threshold (1000 s): the daemon logs 'panic' and exits
     1 without touching its clock; with -g it steps once and synchronizes."""
