@@ -16,6 +16,8 @@
  * interval, under this (the regression needs many samples while the oscillator's wander
  * still leaves a straight line). */
 #define SYNC_POLL_NOISE 2e-6
+/* Samples a source must have before its first correction may be a step. */
+#define SYNC_FIRST_STEP_SAMPLES 3
 
 void sync_init(struct sync *s, const struct sync_config *cfg, double now, double drift_ppm,
                bool have_drift)
@@ -284,11 +286,25 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
     }
     s->sys_peer = peer;
 
-    /* Each measurement enters the regression once: the triggering truechimer's own. */
-    struct discipline_action a = discipline_update_at(&s->disc, now, src->last.t,
-                                                      src->last.offset, src->last.delay / 2.0,
-                                                      assoc_poll(&src->as));
-    struct sync_action out = { SYNC_ACT_NONE, 0.0, a.freq_ppm, src->last.offset };
+    /* Each measurement enters the regression once: the triggering truechimer's own. But
+     * the first correction, when it is a step, waits for 3 samples and takes the filter's
+     * lowest-delay one: a single delayed reply must not set the clock (with the clock
+     * wrong by the delay, the right samples would then look like spikes). */
+    double t_use = src->last.t, off_use = src->last.offset, delay_use = src->last.delay;
+    const struct discipline_config *dc = &s->cfg.disc;
+    if (!s->disc.first_done && dc->step_threshold > 0.0 &&
+        fabs(off_use) > dc->step_threshold) {
+        struct filter_out fb;
+        if (!filter_peek(&src->f, now, &fb) || fb.n < SYNC_FIRST_STEP_SAMPLES) {
+            return none;
+        }
+        t_use = fb.t;
+        off_use = fb.offset;
+        delay_use = fb.delay;
+    }
+    struct discipline_action a = discipline_update_at(&s->disc, now, t_use, off_use,
+                                                      delay_use / 2.0, assoc_poll(&src->as));
+    struct sync_action out = { SYNC_ACT_NONE, 0.0, a.freq_ppm, off_use };
     switch (a.kind) {
     case DISCIPLINE_FREQ:
         out.kind = SYNC_ACT_FREQ;

@@ -164,7 +164,7 @@ static void build(void)
     c.phase0 = 3600.0;
     c.allow_first = true;
     c.duration = DAY / 8;
-    add(c, (struct bounds){10.0, 30.0, 6e-6, 40e-6, 0.05, 1, false, 3600.0});
+    add(c, (struct bounds){10.0, 30.0, 6e-6, 40e-6, 0.05, 1, false, 3600.01});
 
     c = base_cfg("era-2036", LAN, 100.0, 4, 6);
     c.era_cross = true;
