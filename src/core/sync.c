@@ -262,13 +262,19 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
     bool mine = false;
     int peer = -1;
     double best = 0.0;
+    size_t n_true = 0;
     for (size_t i = 0; i < n; i++) {
         struct sync_source *b = &s->src[idx[i]];
         /* Only a verdict among several counts against a source (a pool replaces it). */
+        /* `true` (ntpd): the source is always taken for a truechimer. */
+        if ((b->as.cfg.flags & ASSOC_CFG_TRUE) != 0) {
+            tc[i] = true;
+        }
         b->falseticks = tc[i] || n < 3 ? 0 : b->falseticks + 1;
         if (!tc[i]) {
             continue;
         }
+        n_true++;
         b->truechimer = true;
         mine = mine || idx[i] == k;
         /* The system peer: a prefer source among the truechimers, else the nearest. */
@@ -281,7 +287,7 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
             best = d;
         }
     }
-    if (sel.n_true < s->cfg.minsane || !mine) {
+    if (n_true < s->cfg.minsane || !mine) {
         return none;
     }
     s->sys_peer = peer;
@@ -324,8 +330,11 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
         out.kind = SYNC_ACT_PANIC;
         s->panicked = true;
         break;
-    case DISCIPLINE_NONE:
     case DISCIPLINE_STEP_LIMIT:
+        out.kind = SYNC_ACT_STEP_LIMIT;
+        out.step = off_use;
+        break;
+    case DISCIPLINE_NONE:
         break;
     }
     return out;

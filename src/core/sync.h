@@ -59,7 +59,14 @@ struct sync {
     bool panicked;
 };
 
-enum sync_kind { SYNC_ACT_NONE = 0, SYNC_ACT_FREQ, SYNC_ACT_STEP, SYNC_ACT_PANIC };
+enum sync_kind {
+    SYNC_ACT_NONE = 0,
+    SYNC_ACT_FREQ,
+    SYNC_ACT_STEP,
+    SYNC_ACT_PANIC,
+    SYNC_ACT_STEP_LIMIT,        /* a step of `step` s was refused: the total would pass the
+                                 * configured limit; the clock is left alone */
+};
 
 struct sync_action {
     enum sync_kind kind;

@@ -516,7 +516,8 @@ static int do_tinker(struct parse *p, struct words *ws)
     struct conf *c = p->c;
     const struct num_opt opts[] = {
         { "step", 0, 1e6, &c->step_threshold },    { "stepout", 0, 1e6, &c->stepout },
-        { "panic", 0, 1e9, &c->panic_threshold },  { "allan", 0, 1e6, NULL },
+        { "panic", 0, 1e9, &c->panic_threshold },  { "steplimit", 0, 1e9, &c->step_limit },
+        { "allan", 0, 1e6, NULL },
         { "dispersion", 0, 1e6, NULL },            { "freq", -500, 500, NULL },
         { "huffpuff", 0, 1e6, NULL },              { "stepback", 0, 1e6, NULL },
         { "stepfwd", 0, 1e6, NULL },               { "tick", 0, 1, NULL },

@@ -77,6 +77,7 @@ struct conf {
     double step_threshold;      /* tinker step, s (0.128; 0: never step) */
     double stepout;             /* tinker stepout, s (900) */
     double panic_threshold;     /* tinker panic, s (1000; 0: no limit) */
+    double step_limit;          /* tinker steplimit (ours), s: cap on the sum of steps (0) */
 
     conf_warn_fn warn;
     void *warn_arg;

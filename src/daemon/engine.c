@@ -278,6 +278,7 @@ static void setup_sources(struct engine *e)
     sc.disc.step_threshold = conf->step_threshold;
     sc.disc.stepout = conf->stepout;
     sc.disc.panic_threshold = conf->panic_threshold;
+    sc.disc.step_limit = conf->step_limit;
     sc.minsane = (unsigned)conf->minsane;
     sc.precision = e->precision;
     double now = (double)mono_ms() / 1000.0;
@@ -634,6 +635,11 @@ static void apply(struct engine *e, const struct sync_action *a, const char *fro
     }
     switch (a->kind) {
     case SYNC_ACT_NONE:
+        return;
+    case SYNC_ACT_STEP_LIMIT:
+        log_msg(LOGL_WARN, "CLOCK: step of %+.6f s from %s refused: the steps would pass "
+                           "tinker steplimit %g s",
+                a->step, from, e->sync.cfg.disc.step_limit);
         return;
     case SYNC_ACT_PANIC:
         log_msg(LOGL_ERR, "CLOCK: panic: offset %+.6f s from %s is beyond the panic "

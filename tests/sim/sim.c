@@ -238,6 +238,7 @@ static void apply(struct world *w, const struct sync_action *a, double t, bool c
     case SYNC_ACT_PANIC:
         w->panicked = true;
         return;
+    case SYNC_ACT_STEP_LIMIT:
     case SYNC_ACT_NONE:
         return;
     }

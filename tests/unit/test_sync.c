@@ -46,6 +46,7 @@ struct world {
     unsigned steps;
     unsigned freqs;
     unsigned panics;
+    unsigned limited;
     struct sync_action first;   /* the first action other than NONE */
     bool have_first;
     uint64_t nonce;
@@ -115,6 +116,9 @@ static void apply(struct world *w, const struct sync_action *a)
         break;
     case SYNC_ACT_PANIC:
         w->panics++;
+        break;
+    case SYNC_ACT_STEP_LIMIT:
+        w->limited++;
         break;
     case SYNC_ACT_NONE:
         break;
@@ -357,9 +361,47 @@ static void leap_by_majority_in_june_or_december(void **state)
     assert_int_equal(v.leap, 1);
 }
 
+/* `true`: a source taken for a truechimer even when it disagrees (ntpd); with two
+ * sources 1 s apart neither agrees, but the true one is followed. */
+static void true_source_is_always_a_truechimer(void **state)
+{
+    (void)state;
+    static struct world w;
+    world_init(&w, 1, false);
+    add_source(&w, 0.0, 0);
+    int t = add_source(&w, 1.0, ASSOC_CFG_TRUE);
+    /* The other source's first samples may come first and set the clock; the true one's
+     * 1 s is then a spike until the stepout (900 s) has passed. */
+    run_until(&w, 1500.0);
+    assert_true(w.s.src[t].truechimer);
+    assert_int_equal(w.s.sys_peer, t);
+    assert_true(fabs(w.phase - 1.0) < 1e-3);
+}
+
+/* A step limit refuses the step that would pass it and leaves the clock alone. */
+static void step_limit_refuses(void **state)
+{
+    (void)state;
+    static struct world w;
+    memset(&w, 0, sizeof(w));
+    struct sync_config c = config(1, false);
+    c.disc.step_limit = 0.2;
+    sync_init(&w.s, &c, 0.0, 0.0, false);
+    w.nonce = 1;
+    w.never_peer = -1;
+    w.base = BASE;
+    add_source(&w, 0.3, 0);
+    run_until(&w, 30.0);
+    assert_int_equal(w.steps, 0);
+    assert_true(w.limited >= 1);
+    assert_true(fabs(w.phase) < 1e-12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(true_source_is_always_a_truechimer),
+        cmocka_unit_test(step_limit_refuses),
         cmocka_unit_test(leap_by_majority_in_june_or_december),
         cmocka_unit_test(first_step_then_served_then_held),
         cmocka_unit_test(noselect_is_never_system_peer),
