@@ -863,8 +863,9 @@ def t_relay_panics_beyond_1000s():
 
 
 def t_relay_from_chronyd():
-    """stratumd synchronizes from a real chronyd (-x, local stratum 1) and serves stratum 2
-    to chronyd -Q."""
+    """stratumd synchronizes from a real chronyd (-x, local stratum 1) and serves stratum 2:
+    chronyd -Q gets the right time, and chronyd -x as a client selects it at stratum 2
+    with a sane root distance."""
     import shutil
     if shutil.which("chronyd") is None:
         if os.environ.get("CI") == "true":
@@ -893,6 +894,40 @@ def t_relay_from_chronyd():
             m = re.search(r"System clock wrong by ([-0-9.]+) seconds", q.stdout + q.stderr)
             check(m is not None and abs(float(m.group(1))) < 0.01,
                   "chronyd -Q against the relay: %r" % (q.stdout + q.stderr))
+            # chronyd -x as a long-running client: it selects the relay at stratum 2 with a
+            # sane root distance.
+            cport = free_port()
+            with open(os.path.join(w, "client.conf"), "w") as f:
+                f.write("server 127.0.0.1 port %d iburst minpoll 0 maxpoll 0\nport 0\n"
+                        "cmdport %d\nbindcmdaddress 127.0.0.1\ncmdallow 127.0.0.1\n"
+                        "pidfile %s/client.pid\ndriftfile %s/client.drift\n"
+                        % (port, cport, w, w))
+            client = subprocess.Popen(["setpriv", "--bounding-set=-sys_time", "chronyd", "-x",
+                                       "-d", "-u", "root", "-f", os.path.join(w, "client.conf")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.time() + 20
+                line = ""
+                while time.time() < deadline:
+                    r = subprocess.run(["chronyc", "-h", "127.0.0.1", "-p", str(cport), "-c",
+                                        "sources"], capture_output=True, text=True, timeout=10)
+                    line = r.stdout.strip()
+                    if line.startswith("^,*,"):
+                        break
+                    time.sleep(0.5)
+                f = line.split(",")
+                check(len(f) > 3 and f[1] == "*" and f[3] == "2",
+                      "chronyd -x does not select the relay at stratum 2: %r" % line)
+                r = subprocess.run(["chronyc", "-h", "127.0.0.1", "-p", str(cport), "-c",
+                                    "tracking"], capture_output=True, text=True, timeout=10)
+                t = r.stdout.strip().split(",")
+                # CSV: refid, name, stratum, ref time, system, last, rms, freq, resid freq,
+                # skew, root delay, root dispersion, ...
+                check(len(t) > 11 and t[2] == "3" and float(t[10]) / 2 + float(t[11]) < 0.1,
+                      "chronyd tracking: %r" % r.stdout)
+            finally:
+                client.terminate()
+                client.wait(10)
         finally:
             b.stop()
     finally:
