@@ -28,6 +28,7 @@
 struct sync_config {
     struct discipline_config disc;
     unsigned minsane;           /* truechimers needed before the clock is touched (1) */
+    unsigned minclock;          /* clustering keeps at least this many survivors (3) */
     int8_t precision;           /* our clock's, log2 s */
     uint32_t addr_refid;        /* our own address as a refid (loop detection), or 0 */
 };

@@ -500,7 +500,7 @@ static int do_tos(struct parse *p, struct words *ws)
     struct conf *c = p->c;
     const struct num_opt opts[] = {
         { "minsane", 1, 64, &c->minsane },         { "maxdist", 0.001, 16, &c->maxdist },
-        { "minclock", 1, 64, NULL },               { "maxclock", 1, 64, NULL },
+        { "minclock", 1, 64, &c->minclock },       { "maxclock", 1, 64, &c->maxclock },
         { "mindist", 0, 16, NULL },                { "ceiling", 1, 16, NULL },
         { "floor", 0, 16, NULL },                  { "cohort", 0, 1, NULL },
         { "orphan", 1, 16, NULL },                 { "orphanwait", 0, 86400, NULL },
@@ -843,6 +843,7 @@ void conf_init(struct conf *c)
     c->rl.burst = RL_DEFAULT_BURST;
     c->rl_entries = CONF_DEFAULT_RL_ENTRIES;
     c->minsane = 1;
+    c->minclock = 3;
     c->maxdist = 1.5;
     c->step_threshold = 0.128;
     c->stepout = 900.0;

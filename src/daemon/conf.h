@@ -73,6 +73,8 @@ struct conf {
     bool once;                  /* -q: correct once after the first synchronization, exit */
     char driftfile[CONF_PATH_MAX];
     double minsane;             /* tos minsane: truechimers needed to touch the clock (1) */
+    double minclock;            /* tos minclock: survivors clustering keeps (3) */
+    double maxclock;            /* tos maxclock: addresses a pool keeps (0: 4) */
     double maxdist;             /* tos maxdist, s (1.5) */
     double step_threshold;      /* tinker step, s (0.128; 0: never step) */
     double stepout;             /* tinker stepout, s (900) */

@@ -280,6 +280,7 @@ static void setup_sources(struct engine *e)
     sc.disc.panic_threshold = conf->panic_threshold;
     sc.disc.step_limit = conf->step_limit;
     sc.minsane = (unsigned)conf->minsane;
+    sc.minclock = (unsigned)conf->minclock;
     sc.precision = e->precision;
     double now = (double)mono_ms() / 1000.0;
     double drift = 0.0;
@@ -364,7 +365,7 @@ static void resolved(struct engine *e, const struct resolver_result *res)
     }
     const struct conf_source *cs = &e->conf->sources[i];
     bool pool = cs->kind == CONF_SRC_POOL;
-    unsigned want = pool ? POOL_MEMBERS : 1;
+    unsigned want = !pool ? 1 : e->conf->maxclock >= 1 ? (unsigned)e->conf->maxclock : POOL_MEMBERS;
     e->line[i].pending = false;
     if (res->error != 0) {
         log_msg(LOGL_WARN, "PROTO: source %s: cannot resolve: %s (retry in %.0f s)", cs->host,

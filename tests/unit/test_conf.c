@@ -842,7 +842,7 @@ static void test_unimplemented_directives_warn(void **state)
         "automax 12",
         "crypto pw secret",
         "ident group",
-        "tos minclock 4",
+        "tos orphan 5",
         "tinker allan 1500",
         "enable calibrate",
         "disable monitor",
@@ -953,7 +953,7 @@ static void test_warnings_without_callback(void **state)
 
     conf_init(c);
     assert_null(c->warn);
-    load_ok(c, "leapfile /x\ntos minclock 1\n");
+    load_ok(c, "leapfile /x\ntos orphan 1\n");
     assert_int_equal(c->n_warnings, 2);
     test_free(c);
 }
@@ -1251,7 +1251,7 @@ static void test_include_relative_to_including_file(void **state)
     snprintf(text, sizeof(text), "workers 3\nincludefile %s\nlocal stratum 8\n",
              base_name(sub_path));
     write_text(main_path, text);
-    write_text(sub_path, "listen ::1 port 4000\nlocal stratum 5\ntos maxclock 2\n");
+    write_text(sub_path, "listen ::1 port 4000\nlocal stratum 5\ntos orphan 2\n");
     assert_int_equal(conf_load_file(c, main_path, err, sizeof(err)), 0);
     assert_int_equal(c->workers, 3);
     assert_int_equal(c->n_listen, 1);
@@ -1460,9 +1460,9 @@ static void test_debian_ntpsec_config(void **state)
     assert_int_equal(conf_load_string(c, "/etc/ntpsec/ntp.conf", debian_ntpsec, err,
                                       sizeof(err)),
                      0);
-    /* leapfile, tos maxclock, tos minclock (minsane, driftfile and the pools are
-     * implemented). */
-    assert_int_equal(c->n_warnings, 3);
+    /* leapfile only (tos, driftfile and the pools are implemented). */
+    assert_int_equal(c->n_warnings, 1);
+    assert_true(c->minclock == 4.0 && c->maxclock == 11.0);
     assert_true(c->minsane == 3.0);
     assert_string_equal(c->driftfile, "/var/lib/ntpsec/ntp.drift");
     for (unsigned i = 0; i < r->n && i < REC_MAX; i++) {
