@@ -37,27 +37,13 @@ static uint64_t splitmix64(uint64_t *x)
 void sim_rng_seed(struct sim_rng *r, uint64_t seed)
 {
     for (int i = 0; i < 4; i++) {
-        r->s[i] = splitmix64(&seed);
+        r->f.s[i] = splitmix64(&seed);
     }
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
 }
 
 uint64_t sim_rng_next(struct sim_rng *r)
 {
-    uint64_t *s = r->s;
-    uint64_t res = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return res;
+    return rng_fast_u64(&r->f);
 }
 
 double sim_rng_uniform(struct sim_rng *r)

@@ -13,10 +13,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "io/rng.h"
+
 #define SIM_MAX_SERVERS 8
 
+/* The seeded generator of every random choice: the daemon's xoshiro256** (io/rng.h),
+ * seeded by splitmix64 from the scenario's seed instead of the kernel. */
 struct sim_rng {
-    uint64_t s[4];
+    struct rng_fast f;
 };
 void sim_rng_seed(struct sim_rng *r, uint64_t seed);
 uint64_t sim_rng_next(struct sim_rng *r);
