@@ -405,7 +405,9 @@ void sync_served(const struct sync *s, double now, struct srv_sys *out)
 {
     double hold = SYNC_HOLD_S;
     for (unsigned k = 0; k < s->n; k++) {
-        hold = fmax(hold, 4.0 * ldexp(1.0, s->src[k].as.cfg.maxpoll));
+        if (s->src[k].active) {
+            hold = fmax(hold, 4.0 * ldexp(1.0, s->src[k].as.cfg.maxpoll));
+        }
     }
     if (s->synced && now - s->last_update <= hold) {
         *out = s->sys;
