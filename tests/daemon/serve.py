@@ -677,7 +677,7 @@ def t_relay_synchronizes():
     up = free_port()
     a = Daemon(base_conf(up, local=1)).start()
     try:
-        for clock in ("sim start %d freq 30" % (int(time.time()) + 2), "none"):
+        for clock in ("sim start %d freq 30" % (int(time.time()) + 3), "none"):
             port = free_port()
             b = Daemon("listen 127.0.0.1 port %d\nclock %s\nserver 127.0.0.1 port %d iburst "
                        "minpoll 0 maxpoll 1\n" % (port, clock, up)).start()
@@ -689,8 +689,10 @@ def t_relay_synchronizes():
                       % (p["rootdelay"], p["rootdisp"]))
                 if clock.startswith("sim"):
                     m = re.search(r"CLOCK: stepped by ([-+0-9.]+) s", b.log())
-                    check(m is not None and -2.1 < float(m.group(1)) < -0.9,
-                          "no step of -1..-2 s:\n" + b.log())
+                    # 2-3 s ahead at the config's writing, less the start-up time (slow under
+                    # ASan): still well above the 0.128 s step threshold
+                    check(m is not None and -3.1 < float(m.group(1)) < -0.5,
+                          "no step of -0.5..-3 s:\n" + b.log())
                 # Let the discipline work a few seconds; then the served time is right.
                 time.sleep(4)
                 off = min((relay_offset(port) for _ in range(5)), key=abs)
@@ -751,12 +753,14 @@ def t_relay_once():
     try:
         port = free_port()
         b = Daemon("listen 127.0.0.1 port %d\nclock sim start %d\nserver 127.0.0.1 port %d "
-                   "iburst minpoll 0 maxpoll 1\n" % (port, int(time.time()) + 2, up))
+                   "iburst minpoll 0 maxpoll 1\n" % (port, int(time.time()) + 3, up))
         b.start(extra_args=["-q"])
         rc = b.wait_exit(timeout=20)
         check(rc == 0, "rc %d:\n%s" % (rc, b.log()))
-        check(re.search(r"CLOCK: stepped by -[12]\.[0-9]+ s, from .*exiting after the first "
-                        r"synchronization \(-q\)", b.log()) is not None, b.log())
+        # 2-3 s ahead when the config was written, less the start-up time (slow under ASan)
+        m = re.search(r"CLOCK: stepped by (-[0-9.]+) s, from .*exiting after the first "
+                      r"synchronization \(-q\)", b.log())
+        check(m is not None and -3.1 < float(m.group(1)) < -0.5, b.log())
         n = Daemon(base_conf(free_port()), expect_fail=True)
         n.start(extra_args=["-q"])
         check(n.wait_exit() == 1 and "-q needs at least one server" in n.log(), n.log())
@@ -785,7 +789,7 @@ def t_pool_replaces_members():
             ups[a] = Daemon(base_conf(up, addr=a, local=1)).start()
         port = free_port()
         b = Daemon("listen 127.0.0.1 port %d\nclock sim start %d\npool pool.stratum.test port %d "
-                   "iburst minpoll 0 maxpoll 0\n" % (port, int(time.time()) + 2, up))
+                   "iburst minpoll 0 maxpoll 0\n" % (port, int(time.time()) + 3, up))
         b.start(hosts=hosts)
         try:
             check(wait_synced(port, timeout=20) is not None, "not synchronized:\n" + b.log())
@@ -882,10 +886,10 @@ def t_relay_from_chronyd():
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         port = free_port()
-        # 1-2 s ahead: always a step (an offset under the 0.128 s threshold would be slewed
+        # 2-3 s ahead (less the start-up time): always a step (an offset under the 0.128 s threshold would be slewed
         # at 500 ppm, minutes during which the served time is still off).
         b = Daemon("listen 127.0.0.1 port %d\nclock sim start %d\nserver 127.0.0.1 port %d "
-                   "iburst minpoll 0 maxpoll 1\n" % (port, int(time.time()) + 2, up)).start()
+                   "iburst minpoll 0 maxpoll 1\n" % (port, int(time.time()) + 3, up)).start()
         try:
             p = wait_synced(port, timeout=20)
             check(p is not None, "not synchronized from chronyd:\n" + b.log())
