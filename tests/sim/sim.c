@@ -262,10 +262,20 @@ static void receive(struct world *w, struct flight *f, double t)
         discipline_get_status(&w->sync.disc, &d);
         fprintf(stderr,
                 "t %9.1f src %u %-8s | act %d off %+.6f step %+.6f f %+9.4f | est %+.6f "
-                "fest %+9.4f skew %.4f n %u noise %.2e | poll %d phase %+.6f\n",
+                "fest %+9.4f skew %.4f n %u noise %.2e | poll %d phase %+.6f ferr %+.4f\n",
                 t, f->src, assoc_result_name(res), (int)a.kind, a.offset, a.step, a.freq_ppm,
                 d.offset, d.freq_ppm, d.skew_ppm, d.samples, d.noise,
-                assoc_poll(&w->sync.src[f->src].as), w->clk.phase);
+                assoc_poll(&w->sync.src[f->src].as), w->clk.phase,
+                d.freq_ppm + w->clk.freq_err * 1e6);
+        const char *win = getenv("SIM_WIN");
+        if (win != NULL && t >= atof(win) && t < atof(win) + 1.0) {
+            /* the regression window: each sample's offset against today's line */
+            const struct discipline *dd = &w->sync.disc;
+            for (unsigned i = 0; i < dd->n; i++) {
+                fprintf(stderr, "   win %2u t %9.1f err %.6f  off %+.6f\n", i, dd->st[i],
+                        dd->se[i], dd->sy[i] - dd->corr - dd->freq_est * (dd->st[i] - t));
+            }
+        }
     }
     apply(w, &a, t, true);
 }
