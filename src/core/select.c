@@ -201,3 +201,44 @@ void sel_intersect(const struct sel_source *src, size_t n, bool *truechimer, str
     out->offset = combined;
     out->jitter = sqrt(sq_sum / (double)out->n_true);
 }
+
+size_t sel_cluster(const struct sel_cluster_source *src, size_t n, unsigned minclock,
+                   bool *survivor)
+{
+    if (n > SEL_MAX_SOURCES) {
+        n = SEL_MAX_SOURCES;
+    }
+    for (;;) {
+        size_t alive = 0;
+        for (size_t i = 0; i < n; i++) {
+            alive += survivor[i];
+        }
+        if (alive <= minclock || alive < 2) {
+            return alive;
+        }
+        double max_sj = -1.0, min_pj = INFINITY;
+        size_t worst = n;
+        for (size_t i = 0; i < n; i++) {
+            if (!survivor[i]) {
+                continue;
+            }
+            double sum = 0.0;
+            for (size_t j = 0; j < n; j++) {
+                if (survivor[j] && j != i) {
+                    double d = src[j].offset - src[i].offset;
+                    sum += d * d;
+                }
+            }
+            double sj = sqrt(sum / (double)(alive - 1));
+            min_pj = fmin(min_pj, src[i].jitter);
+            if (!src[i].keep && sj > max_sj) {
+                max_sj = sj;
+                worst = i;
+            }
+        }
+        if (worst == n || max_sj <= min_pj) {
+            return alive;
+        }
+        survivor[worst] = false;
+    }
+}

@@ -4,7 +4,9 @@
  * Marzullo): each source's correctness interval is [offset - distance, offset +
  * distance]; the largest set of sources whose intervals share a point, allowing fewer
  * than half to be falsetickers, are the truechimers. Then a combined offset weighted by
- * 1 / distance (sec. 11.2.3). Pure. Shared by `stratum query` / `sync` and the daemon.
+ * 1 / distance (sec. 11.2.3), and the clustering of sec. 11.2.2 that trims the
+ * truechimers farthest from the rest. Pure. Shared by `stratum query` / `sync` and the
+ * daemon.
  */
 #ifndef STRATUM_SELECT_H
 #define STRATUM_SELECT_H
@@ -34,5 +36,21 @@ struct sel_result {
  * truechimer[i] is false. */
 void sel_intersect(const struct sel_source *src, size_t n, bool *truechimer,
                    struct sel_result *out);
+
+/* One source as clustering sees it. */
+struct sel_cluster_source {
+    double offset; /* s, brought to a common time */
+    double jitter; /* s, the source's own (peer) jitter */
+    bool keep;     /* never removed (ntpd's `true` option) */
+};
+
+/* RFC 5905 sec. 11.2.2: while more than minclock of the sources with survivor[i] set
+ * remain, the one whose offset is farthest from the other survivors (the largest RMS
+ * difference, its selection jitter) is removed, unless that selection jitter is already
+ * no larger than the smallest peer jitter among the survivors (nothing more to gain).
+ * Sources with keep set are never removed. Clears survivor[i] of the removed sources;
+ * returns how many survive. n <= SEL_MAX_SOURCES (more are ignored). */
+size_t sel_cluster(const struct sel_cluster_source *src, size_t n, unsigned minclock,
+                   bool *survivor);
 
 #endif

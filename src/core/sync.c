@@ -206,49 +206,6 @@ static void update_served(struct sync *s, int p, ntp_ts_t t4, double offset, dou
     s->last_update = now;
 }
 
-/* RFC 5905 sec. 11.2.2, clustering: while more than minclock survivors remain, the one
- * whose offset is farthest from the others (largest selection jitter) is removed, unless
- * that jitter is already below the smallest peer jitter (nothing more to gain). Survivors
- * keep tc[i]; `true` sources are never removed. */
-static void cluster(const struct sync *s, const struct sel_source *in, const unsigned *idx,
-                    bool *tc, size_t n)
-{
-    for (;;) {
-        size_t alive = 0;
-        for (size_t i = 0; i < n; i++) {
-            alive += tc[i];
-        }
-        if (alive <= s->cfg.minclock) {
-            return;
-        }
-        double max_sj = -1.0, min_pj = INFINITY;
-        size_t worst = n;
-        for (size_t i = 0; i < n; i++) {
-            if (!tc[i]) {
-                continue;
-            }
-            double sum = 0.0;
-            for (size_t j = 0; j < n; j++) {
-                if (tc[j] && j != i) {
-                    double d = in[j].offset - in[i].offset;
-                    sum += d * d;
-                }
-            }
-            double sj = sqrt(sum / (double)(alive - 1));
-            const struct sync_source *b = &s->src[idx[i]];
-            min_pj = fmin(min_pj, b->last.jitter);
-            if ((b->as.cfg.flags & ASSOC_CFG_TRUE) == 0 && sj > max_sj) {
-                max_sj = sj;
-                worst = i;
-            }
-        }
-        if (worst == n || max_sj <= min_pj) {
-            return;
-        }
-        tc[worst] = false;
-    }
-}
-
 struct sync_action sync_receive(struct sync *s, unsigned k, double now, const uint8_t *buf,
                                 size_t len, ntp_ts_t t4, enum assoc_result *res)
 {
@@ -314,7 +271,14 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
         struct sync_source *b = &s->src[idx[i]];
         b->falseticks = tc[i] || n < 3 ? 0 : b->falseticks + 1;
     }
-    cluster(s, in, idx, tc, n);
+    struct sel_cluster_source cl[SYNC_MAX_SOURCES];
+    for (size_t i = 0; i < n; i++) {
+        const struct sync_source *b = &s->src[idx[i]];
+        cl[i].offset = in[i].offset;
+        cl[i].jitter = b->last.jitter;
+        cl[i].keep = (b->as.cfg.flags & ASSOC_CFG_TRUE) != 0;
+    }
+    (void)sel_cluster(cl, n, s->cfg.minclock, tc);
     bool mine = false;
     int peer = -1;
     double best = 0.0;

@@ -526,6 +526,86 @@ static void too_many_sources(void **state)
     }
 }
 
+/* RFC 5905 sec. 11.2.2 clustering. */
+static void cluster_run(const double *off, const double *jit, const bool *keep, bool *surv,
+                        size_t n, unsigned minclock, size_t want_alive, const bool *want)
+{
+    struct sel_cluster_source c[16];
+    for (size_t i = 0; i < n; i++) {
+        c[i].offset = off[i];
+        c[i].jitter = jit[i];
+        c[i].keep = keep != NULL && keep[i];
+    }
+    assert_int_equal(sel_cluster(c, n, minclock, surv), want_alive);
+    assert_flags(surv, want, n);
+}
+
+static void cluster_trims_to_minclock(void **state)
+{
+    (void)state;
+    /* The outlier goes first; then -1 ms, the farthest from the rest (RMS 1.55 ms against
+     * 1.32 ms for +1 ms); three remain: minclock. */
+    const double off[] = {0.0, 0.001, -0.001, 0.0005, 0.05};
+    const double jit[] = {1e-4, 1e-4, 1e-4, 1e-4, 1e-4};
+    bool surv[] = {true, true, true, true, true};
+    const bool want[] = {true, true, false, true, false};
+    cluster_run(off, jit, NULL, surv, 5, 3, 3, want);
+}
+
+static void cluster_stops_at_peer_jitter(void **state)
+{
+    (void)state;
+    /* The survivors' spread (0.4 ms) is below their own jitter (10 ms): nothing to gain. */
+    const double off[] = {0.0, 0.0001, 0.0002, 0.0003, 0.0004};
+    const double jit[] = {0.01, 0.01, 0.01, 0.01, 0.01};
+    bool surv[] = {true, true, true, true, true};
+    const bool want[] = {true, true, true, true, true};
+    cluster_run(off, jit, NULL, surv, 5, 3, 5, want);
+    /* One quiet source among them (it stays, in the middle): its jitter is the floor, so
+     * the spread now counts: +0.45 ms goes, then +0.32 ms. */
+    const double off2[] = {0.0002, 0.0, 0.0001, 0.00032, 0.00045};
+    const double jit2[] = {1e-6, 0.01, 0.01, 0.01, 0.01};
+    bool surv2[] = {true, true, true, true, true};
+    const bool want2[] = {true, true, true, false, false};
+    cluster_run(off2, jit2, NULL, surv2, 5, 3, 3, want2);
+}
+
+static void cluster_keeps_true_sources(void **state)
+{
+    (void)state;
+    /* The outlier is `true`: it stays, and those farthest from the others go instead
+     * (-0.3 ms, then 0: the ones farthest from the kept outlier). */
+    const double off[] = {0.0, 0.0002, -0.0003, 0.0001, 0.05};
+    const double jit[] = {1e-6, 1e-6, 1e-6, 1e-6, 1e-6};
+    const bool keep[] = {false, false, false, false, true};
+    bool surv[] = {true, true, true, true, true};
+    const bool want[] = {false, true, false, true, true};
+    cluster_run(off, jit, keep, surv, 5, 3, 3, want);
+    /* Every source kept: nothing can be removed. */
+    const bool all[] = {true, true, true, true, true};
+    bool surv2[] = {true, true, true, true, true};
+    cluster_run(off, jit, all, surv2, 5, 1, 5, all);
+}
+
+static void cluster_ignores_non_survivors(void **state)
+{
+    (void)state;
+    /* A falseticker from the intersection (survivor false) neither votes nor comes back;
+     * with it ignored the three others are within minclock. */
+    const double off[] = {0.0, 0.0002, 5.0, -0.0001};
+    const double jit[] = {1e-6, 1e-6, 1e-6, 1e-6};
+    bool surv[] = {true, true, false, true};
+    const bool want[] = {true, true, false, true};
+    cluster_run(off, jit, NULL, surv, 4, 3, 3, want);
+    /* minclock at or above the count, or fewer than two: nothing to do. */
+    bool surv2[] = {true, true, true, true};
+    const bool want2[] = {true, true, true, true};
+    cluster_run(off, jit, NULL, surv2, 4, 4, 4, want2);
+    bool surv3[] = {false, false, true, false};
+    const bool want3[] = {false, false, true, false};
+    cluster_run(off, jit, NULL, surv3, 4, 0, 1, want3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -545,6 +625,10 @@ int main(void)
         cmocka_unit_test(order_independent),
         cmocka_unit_test(matches_reference),
         cmocka_unit_test(too_many_sources),
+        cmocka_unit_test(cluster_trims_to_minclock),
+        cmocka_unit_test(cluster_stops_at_peer_jitter),
+        cmocka_unit_test(cluster_keeps_true_sources),
+        cmocka_unit_test(cluster_ignores_non_survivors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
