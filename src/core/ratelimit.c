@@ -32,27 +32,113 @@
 #include "ratelimit.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
-#define RL_WAYS 8u /* ways per set: one LRU scan of 8 * 40 bytes */
+#define RL_WAYS 8u /* ways per set: one LRU scan of 8 slots */
 #define RL_MIN_ENTRIES 64u
-#define RL_MAX_ENTRIES (1u << 24) /* 640 MiB of slots; larger requests are clamped */
+#define RL_MAX_ENTRIES (1u << 24) /* 1.25 GiB of slots; larger requests are clamped */
 #define RL_MAX_AVERAGE_LOG2 24    /* 2^24 s, half a year: keeps cap far below 2^63 ms */
 #define RL_MAX_MINIMUM_S (1 << 24)
 #define RL_MAX_BURST 65535u /* fits the 16-bit allowance */
 
+/* One source, unpacked: a private copy of what a slot holds. */
 struct rl_entry {
     uint64_t key;        /* IPv4 address or IPv6 /64 prefix, as a big-endian number */
     int64_t last_ms;     /* latest request seen; never moves backwards */
     int64_t kod_ms;      /* latest KoD verdict */
     int64_t credit_ms;   /* 0..cap_ms */
+    int64_t first_ms;    /* when the source was first seen (since it last got a slot) */
+    uint64_t iid;        /* IPv6: the low 64 bits of the latest address */
+    uint32_t count;      /* datagrams recorded, saturating */
+    uint32_t limited;    /* of them over the rate limit, saturating */
     uint16_t burst_left; /* short-gap passes left since the bucket was last full */
+    uint16_t port;       /* of the latest datagram */
+    uint16_t flags;      /* restrict flags that applied to it (low 16 bits) */
+    uint16_t kods;       /* KoD verdicts, saturating */
     uint8_t family;      /* enum net_family; NET_NONE marks an empty slot */
     uint8_t kod_sent;    /* kod_ms is valid (any int64 is a possible monotonic time) */
+    uint8_t mode_version; /* of the latest datagram: version << 3 | mode */
 };
 
-_Static_assert(sizeof(struct rl_entry) == 40, "rl_entry layout: 40 bytes per slot");
+/* A slot is RL_WORDS 64-bit words, each read and written with relaxed atomics, and a
+ * sequence number that is odd while its owner writes (a seqlock per slot): the thread
+ * that owns a table writes it without a lock, and another thread can still take a
+ * consistent copy of any slot for the client list (rl_read). */
+#define RL_WORDS 9
+struct rl_slot {
+    _Atomic uint64_t seq;
+    _Atomic uint64_t w[RL_WORDS];
+};
+
+_Static_assert(sizeof(struct rl_slot) == 80, "rl_slot layout: 80 bytes per slot");
+
+/* w[8]: family | kod_sent << 8 | mode_version << 16 | flags << 32 | kods << 48 */
+#define W_MISC 8
+
+static uint64_t wload(const struct rl_slot *s, unsigned i)
+{
+    return atomic_load_explicit(&s->w[i], memory_order_relaxed);
+}
+
+static void wstore(struct rl_slot *s, unsigned i, uint64_t v)
+{
+    atomic_store_explicit(&s->w[i], v, memory_order_relaxed);
+}
+
+static uint8_t slot_family(const struct rl_slot *s)
+{
+    return (uint8_t)wload(s, W_MISC);
+}
+
+static void unpack(const uint64_t w[RL_WORDS], struct rl_entry *e)
+{
+    e->key = w[0];
+    e->last_ms = (int64_t)w[1];
+    e->kod_ms = (int64_t)w[2];
+    e->credit_ms = (int64_t)w[3];
+    e->first_ms = (int64_t)w[4];
+    e->iid = w[5];
+    e->count = (uint32_t)w[6];
+    e->limited = (uint32_t)(w[6] >> 32);
+    e->burst_left = (uint16_t)w[7];
+    e->port = (uint16_t)(w[7] >> 16);
+    e->family = (uint8_t)w[8];
+    e->kod_sent = (uint8_t)(w[8] >> 8);
+    e->mode_version = (uint8_t)(w[8] >> 16);
+    e->flags = (uint16_t)(w[8] >> 32);
+    e->kods = (uint16_t)(w[8] >> 48);
+}
+
+/* The owner's own read: nobody else writes the slot. */
+static void slot_get(const struct rl_slot *s, struct rl_entry *e)
+{
+    uint64_t w[RL_WORDS];
+    for (unsigned i = 0; i < RL_WORDS; i++) {
+        w[i] = wload(s, i);
+    }
+    unpack(w, e);
+}
+
+static void slot_put(struct rl_slot *s, const struct rl_entry *e)
+{
+    uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    wstore(s, 0, e->key);
+    wstore(s, 1, (uint64_t)e->last_ms);
+    wstore(s, 2, (uint64_t)e->kod_ms);
+    wstore(s, 3, (uint64_t)e->credit_ms);
+    wstore(s, 4, (uint64_t)e->first_ms);
+    wstore(s, 5, e->iid);
+    wstore(s, 6, (uint64_t)e->count | (uint64_t)e->limited << 32);
+    wstore(s, 7, (uint64_t)e->burst_left | (uint64_t)e->port << 16);
+    wstore(s, W_MISC, (uint64_t)e->family | (uint64_t)e->kod_sent << 8 |
+                          (uint64_t)e->mode_version << 16 | (uint64_t)e->flags << 32 |
+                          (uint64_t)e->kods << 48);
+    atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+}
 
 struct rl_table {
     uint64_t k0, k1; /* SipHash key */
@@ -63,7 +149,7 @@ struct rl_table {
     uint32_t n_entries; /* power of two, multiple of RL_WAYS */
     uint32_t set_mask;  /* n_entries / RL_WAYS - 1 */
     uint32_t used;
-    struct rl_entry slots[];
+    struct rl_slot slots[];
 };
 
 static uint32_t round_entries(uint32_t entries)
@@ -78,7 +164,7 @@ static uint32_t round_entries(uint32_t entries)
 
 size_t rl_size(uint32_t entries)
 {
-    return sizeof(struct rl_table) + (size_t)round_entries(entries) * sizeof(struct rl_entry);
+    return sizeof(struct rl_table) + (size_t)round_entries(entries) * sizeof(struct rl_slot);
 }
 
 static uint64_t load_le64(const uint8_t *p)
@@ -167,8 +253,11 @@ struct rl_table *rl_init(void *mem, uint32_t entries, const struct rl_config *cf
      * where it is set leaves untouched pages of calloc'd memory unbacked until sources
      * arrive, so a large table costs an idle daemon no RSS. */
     for (uint32_t i = 0; i < n; i++) {
-        if (t->slots[i].family != NET_NONE) {
-            t->slots[i].family = NET_NONE;
+        if (atomic_load_explicit(&t->slots[i].w[W_MISC], memory_order_relaxed) != 0) {
+            atomic_store_explicit(&t->slots[i].w[W_MISC], 0, memory_order_relaxed);
+        }
+        if (atomic_load_explicit(&t->slots[i].seq, memory_order_relaxed) != 0) {
+            atomic_store_explicit(&t->slots[i].seq, 0, memory_order_relaxed);
         }
     }
     t->k0 = load_le64(key);
@@ -235,76 +324,116 @@ static uint32_t set_index(const struct rl_table *t, uint8_t family, uint64_t key
     return (uint32_t)(siphash24(t->k0, t->k1, msg, sizeof msg) & t->set_mask);
 }
 
-static struct rl_entry *find_or_evict(struct rl_table *t, uint8_t family, uint64_t key, bool *found)
+static struct rl_slot *find_or_evict(struct rl_table *t, uint8_t family, uint64_t key, bool *found)
 {
-    struct rl_entry *set = &t->slots[(size_t)set_index(t, family, key) * RL_WAYS];
-    struct rl_entry *victim = NULL;
+    struct rl_slot *set = &t->slots[(size_t)set_index(t, family, key) * RL_WAYS];
+    struct rl_slot *victim = NULL;
+    int64_t victim_last = 0;
+    uint8_t victim_family = NET_NONE;
 
     for (unsigned w = 0; w < RL_WAYS; w++) {
-        struct rl_entry *e = &set[w];
+        struct rl_slot *e = &set[w];
+        uint8_t fam = slot_family(e);
+        int64_t last = (int64_t)wload(e, 1);
 
-        if (e->family == family && e->key == key) {
+        if (fam == family && fam != NET_NONE && wload(e, 0) == key) {
             *found = true;
             return e;
         }
         /* An empty way beats any used one; among used ways the least recently seen. */
-        if (victim == NULL || (victim->family != NET_NONE &&
-                               (e->family == NET_NONE || e->last_ms < victim->last_ms))) {
+        if (victim == NULL ||
+            (victim_family != NET_NONE && (fam == NET_NONE || last < victim_last))) {
             victim = e;
+            victim_last = last;
+            victim_family = fam;
         }
     }
     *found = false;
     return victim;
 }
 
-enum rl_verdict rl_check(struct rl_table *t, const struct net_addr *src, int64_t now_ms)
+static uint64_t low64(const struct net_addr *a)
+{
+    uint64_t v = 0;
+    for (unsigned i = 8; i < 16; i++) {
+        v = v << 8 | a->bytes[i];
+    }
+    return v;
+}
+
+enum rl_verdict rl_account(struct rl_table *t, const struct rl_datagram *dg, int64_t now_ms)
 {
     uint64_t key;
     bool found;
     bool short_gap = false;
-    struct rl_entry *e;
+    struct rl_entry e;
+    enum rl_verdict v = RL_PASS;
 
-    if (!source_key(src, &key)) {
+    if (!source_key(dg->src, &key)) {
         return RL_LIMITED_DROP; /* the I/O layer gives only IPv4/IPv6; refuse the rest */
     }
-    e = find_or_evict(t, src->family, key, &found);
+    struct rl_slot *slot = find_or_evict(t, dg->src->family, key, &found);
     if (!found) {
-        if (e->family == NET_NONE) {
+        if (slot_family(slot) == NET_NONE) {
             t->used++;
         }
-        e->key = key;
-        e->family = src->family;
-        e->last_ms = now_ms;
-        e->kod_ms = 0;
-        e->kod_sent = 0;
-        e->credit_ms = t->cap_ms;
+        memset(&e, 0, sizeof(e));
+        e.key = key;
+        e.family = dg->src->family;
+        e.last_ms = now_ms;
+        e.first_ms = now_ms;
+        e.credit_ms = t->cap_ms;
     } else {
-        int64_t gap = elapsed_ms(e->last_ms, now_ms);
+        slot_get(slot, &e);
+        int64_t gap = elapsed_ms(e.last_ms, now_ms);
 
         short_gap = gap < t->minimum_ms;
         /* Written so that credit + gap cannot overflow. */
-        e->credit_ms = gap >= t->cap_ms - e->credit_ms ? t->cap_ms : e->credit_ms + gap;
-        if (now_ms > e->last_ms) {
-            e->last_ms = now_ms;
+        e.credit_ms = gap >= t->cap_ms - e.credit_ms ? t->cap_ms : e.credit_ms + gap;
+        if (now_ms > e.last_ms) {
+            e.last_ms = now_ms;
         }
     }
-    if (e->credit_ms == t->cap_ms) {
-        e->burst_left = (uint16_t)t->burst;
+    e.port = dg->port;
+    e.mode_version = dg->mode_version;
+    e.flags = dg->flags;
+    e.iid = dg->src->family == NET_IPV6 ? low64(dg->src) : 0;
+    if (e.count < UINT32_MAX) {
+        e.count++;
     }
-    if (e->credit_ms >= t->cost_ms && (!short_gap || e->burst_left > 0)) {
-        e->credit_ms -= t->cost_ms;
-        if (e->burst_left > 0) {
-            e->burst_left--;
+    if (e.credit_ms == t->cap_ms) {
+        e.burst_left = (uint16_t)t->burst;
+    }
+    if (dg->limit) {
+        if (e.credit_ms >= t->cost_ms && (!short_gap || e.burst_left > 0)) {
+            e.credit_ms -= t->cost_ms;
+            if (e.burst_left > 0) {
+                e.burst_left--;
+            }
+        } else if (!e.kod_sent || elapsed_ms(e.kod_ms, now_ms) >= t->cost_ms) {
+            /* A KoD is a reply too: unpaced, a spoofed flood would turn us into its
+             * reflector. */
+            e.kod_ms = now_ms;
+            e.kod_sent = 1;
+            v = RL_LIMITED_KOD;
+        } else {
+            v = RL_LIMITED_DROP;
         }
-        return RL_PASS;
     }
-    /* A KoD is a reply too: unpaced, a spoofed flood would turn us into its reflector. */
-    if (!e->kod_sent || elapsed_ms(e->kod_ms, now_ms) >= t->cost_ms) {
-        e->kod_ms = now_ms;
-        e->kod_sent = 1;
-        return RL_LIMITED_KOD;
+    if (v != RL_PASS && e.limited < UINT32_MAX) {
+        e.limited++;
     }
-    return RL_LIMITED_DROP;
+    if (v == RL_LIMITED_KOD && dg->kod && e.kods < UINT16_MAX) {
+        e.kods++;
+    }
+    slot_put(slot, &e);
+    return v;
+}
+
+enum rl_verdict rl_check(struct rl_table *t, const struct net_addr *src, int64_t now_ms)
+{
+    struct rl_datagram dg = {.src = src, .limit = true, .kod = true};
+    return rl_account(t, &dg, now_ms);
 }
 
 uint32_t rl_used(const struct rl_table *t)
@@ -315,4 +444,54 @@ uint32_t rl_used(const struct rl_table *t)
 uint32_t rl_capacity(const struct rl_table *t)
 {
     return t->n_entries;
+}
+
+bool rl_read(const struct rl_table *t, uint32_t i, struct rl_client *out)
+{
+    if (i >= t->n_entries) {
+        return false;
+    }
+    const struct rl_slot *s = &t->slots[i];
+    uint64_t w[RL_WORDS];
+    /* A slot being rewritten gets a few tries; a writer that keeps winning means the
+     * source is busy, and it is skipped this time rather than waited for. */
+    for (int tries = 0; tries < 16; tries++) {
+        uint64_t a = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if ((a & 1u) != 0) {
+            continue;
+        }
+        for (unsigned k = 0; k < RL_WORDS; k++) {
+            w[k] = wload(s, k);
+        }
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&s->seq, memory_order_relaxed) != a) {
+            continue;
+        }
+        struct rl_entry e;
+        unpack(w, &e);
+        if (e.family != NET_IPV4 && e.family != NET_IPV6) {
+            return false;
+        }
+        memset(out, 0, sizeof(*out));
+        out->addr.family = e.family;
+        unsigned n = e.family == NET_IPV4 ? 4 : 8;
+        for (unsigned b = 0; b < n; b++) {
+            out->addr.bytes[b] = (uint8_t)(e.key >> (8 * (n - 1 - b)));
+        }
+        if (e.family == NET_IPV6) {
+            for (unsigned b = 0; b < 8; b++) {
+                out->addr.bytes[8 + b] = (uint8_t)(e.iid >> (8 * (7 - b)));
+            }
+        }
+        out->port = e.port;
+        out->first_ms = e.first_ms;
+        out->last_ms = e.last_ms;
+        out->count = e.count;
+        out->limited = e.limited;
+        out->kods = e.kods;
+        out->mode_version = e.mode_version;
+        out->flags = e.flags;
+        return true;
+    }
+    return false;
 }

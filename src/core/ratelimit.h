@@ -5,11 +5,15 @@
  * port, through a keyed hash so that an attacker cannot aim at one bucket; a flood of
  * spoofed sources only evicts the least recently seen entries of a set, it cannot grow
  * the table. KoD replies are limited too: at most one per source per guard interval.
- * Pure: the caller gives memory, the key and monotonic "now".
+ * The same table is the client list (ntpq's mrulist): every datagram it records leaves
+ * the source's first and last time, count, port, mode and version. The thread that owns
+ * a table writes it without locks; any thread can read a consistent copy of one slot
+ * (rl_read). Pure: the caller gives memory, the key and monotonic "now".
  */
 #ifndef STRATUM_RATELIMIT_H
 #define STRATUM_RATELIMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,12 +46,45 @@ size_t rl_size(uint32_t entries);
 struct rl_table *rl_init(void *mem, uint32_t entries, const struct rl_config *cfg,
                          const uint8_t key[16]);
 
-/* Accounts one request from src at monotonic time now_ms and judges it. */
+/* One datagram as the table records it. */
+struct rl_datagram {
+    const struct net_addr *src;
+    uint16_t port;
+    uint8_t mode_version; /* version << 3 | mode */
+    uint16_t flags;       /* restrict flags that applied (for the client list) */
+    bool limit;           /* judge it by the rate limit (a request under `limited`) */
+    bool kod;             /* a KoD verdict will be sent (counted per source) */
+};
+
+/* Records a datagram from dg->src at monotonic time now_ms in the client list and, when
+ * dg->limit, judges it by the rules above (RL_PASS otherwise). */
+enum rl_verdict rl_account(struct rl_table *t, const struct rl_datagram *dg, int64_t now_ms);
+
+/* rl_account of a request under the limit, with nothing else recorded. */
 enum rl_verdict rl_check(struct rl_table *t, const struct net_addr *src, int64_t now_ms);
 
 /* Slots in use (for statistics and tests). */
 uint32_t rl_used(const struct rl_table *t);
 /* Total slots. */
 uint32_t rl_capacity(const struct rl_table *t);
+/* Bytes one slot takes. */
+#define RL_SLOT_BYTES 80
+
+/* One source of the client list. */
+struct rl_client {
+    struct net_addr addr; /* IPv4, or the latest IPv6 address of the /64 */
+    uint16_t port;        /* of the latest datagram */
+    int64_t first_ms, last_ms; /* monotonic */
+    uint32_t count;       /* datagrams */
+    uint32_t limited;     /* of them over the rate limit */
+    uint16_t kods;        /* KoDs sent */
+    uint8_t mode_version;
+    uint16_t flags;
+};
+
+/* A consistent copy of slot i (0 .. rl_capacity - 1) from any thread, even while the
+ * owner writes the table. Returns false for an empty slot, or one rewritten during every
+ * try (skipped). */
+bool rl_read(const struct rl_table *t, uint32_t i, struct rl_client *out);
 
 #endif

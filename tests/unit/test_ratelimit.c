@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "core/ratelimit.c"
 
@@ -103,9 +104,9 @@ static void test_size(void **state)
     assert_int_equal(rl_size(0), rl_size(64));
     assert_int_equal(rl_size(1), rl_size(64));
     assert_int_equal(rl_size(65), rl_size(128));
-    assert_int_equal(rl_size(128) - rl_size(64), 64 * 40); /* 40 bytes per slot */
+    assert_int_equal(rl_size(128) - rl_size(64), 64 * RL_SLOT_BYTES);
     assert_int_equal(rl_size(UINT32_MAX), rl_size(1u << 24));
-    assert_true(rl_size(64) >= 64 * 40);
+    assert_true(rl_size(64) >= 64 * RL_SLOT_BYTES);
 
     t = table_new(0, &defaults, key_a);
     assert_int_equal(rl_capacity(t), 64);
@@ -582,6 +583,126 @@ static void test_config_clamps(void **state)
     free(t);
 }
 
+/* The client list: what one source's datagrams leave behind. */
+static void test_client_list(void **state)
+{
+    (void)state;
+    struct rl_table *t = table_new(64, &defaults, key_a);
+    struct net_addr a = v4(0xc0000201);
+    struct rl_datagram dg = {.src = &a, .port = 40000, .mode_version = 4 << 3 | 3,
+                             .flags = 0x14, .limit = false};
+
+    for (int i = 0; i < 5; i++) {
+        dg.port = (uint16_t)(40000 + i);
+        assert_int_equal(rl_account(t, &dg, 1000 + i * 100), RL_PASS);
+    }
+    /* A mode 6 query from the same address: recorded, never judged. */
+    dg.mode_version = 2 << 3 | 6;
+    dg.port = 5555;
+    assert_int_equal(rl_account(t, &dg, 2000), RL_PASS);
+    uint32_t found = 0;
+    struct rl_client c;
+    for (uint32_t i = 0; i < rl_capacity(t); i++) {
+        if (rl_read(t, i, &c)) {
+            found++;
+            assert_int_equal(c.addr.family, NET_IPV4);
+            assert_memory_equal(c.addr.bytes, a.bytes, 16);
+            assert_int_equal(c.count, 6);
+            assert_int_equal(c.port, 5555);
+            assert_int_equal(c.mode_version, 2 << 3 | 6);
+            assert_int_equal(c.first_ms, 1000);
+            assert_int_equal(c.last_ms, 2000);
+            assert_int_equal(c.limited, 0);
+            assert_int_equal(c.flags, 0x14);
+        }
+    }
+    assert_int_equal(found, 1);
+    assert_false(rl_read(t, rl_capacity(t), &c));
+    free(t);
+}
+
+static void test_client_list_limits_and_ipv6(void **state)
+{
+    (void)state;
+    struct rl_table *t = table_new(64, &burst1, key_a);
+    struct net_addr a = v6(0x20010db800000001ull, 0x1111);
+    struct rl_datagram dg = {.src = &a, .port = 123, .mode_version = 4 << 3 | 3,
+                             .limit = true, .kod = true};
+
+    /* burst 1, minimum 2 s: the first passes; back to back, then a KoD, then drops. */
+    assert_int_equal(rl_account(t, &dg, 0), RL_PASS);
+    assert_int_equal(rl_account(t, &dg, 10), RL_LIMITED_KOD);
+    assert_int_equal(rl_account(t, &dg, 20), RL_LIMITED_DROP);
+    /* Another host of the same /64: the same source, its address now the latest. */
+    struct net_addr b = v6(0x20010db800000001ull, 0x2222);
+    dg.src = &b;
+    assert_int_equal(rl_account(t, &dg, 30), RL_LIMITED_DROP);
+    struct rl_client c;
+    uint32_t found = 0;
+    for (uint32_t i = 0; i < rl_capacity(t); i++) {
+        if (rl_read(t, i, &c)) {
+            found++;
+            assert_memory_equal(c.addr.bytes, b.bytes, 16);
+            assert_int_equal(c.count, 4);
+            assert_int_equal(c.limited, 3);
+            assert_int_equal(c.kods, 1);
+        }
+    }
+    assert_int_equal(found, 1);
+    assert_int_equal(rl_used(t), 1);
+    free(t);
+}
+
+/* A reader beside a writer: every copy rl_read returns is one the writer wrote whole
+ * (the writer keeps port == count mod 65536, so a torn copy would show it). */
+struct hammer {
+    struct rl_table *t;
+    _Atomic int stop;
+};
+
+static void *hammer_writer(void *arg)
+{
+    struct hammer *h = arg;
+    struct net_addr a[8];
+    uint32_t n[8] = {0};
+    for (unsigned k = 0; k < 8; k++) {
+        a[k] = v4(0x0a000001u + k);
+    }
+    for (uint32_t i = 0; !atomic_load(&h->stop) && i < 2000000; i++) {
+        unsigned k = i % 8;
+        n[k]++;
+        struct rl_datagram dg = {.src = &a[k], .port = (uint16_t)n[k],
+                                 .mode_version = (uint8_t)n[k], .limit = false};
+        rl_account(h->t, &dg, (int64_t)i);
+    }
+    return NULL;
+}
+
+static void test_client_list_concurrent_reader(void **state)
+{
+    (void)state;
+    struct hammer h = {.t = table_new(64, &defaults, key_b)};
+    atomic_init(&h.stop, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, hammer_writer, &h), 0);
+    unsigned reads = 0;
+    for (unsigned round = 0; round < 20000; round++) {
+        for (uint32_t i = 0; i < rl_capacity(h.t); i++) {
+            struct rl_client c;
+            if (rl_read(h.t, i, &c)) {
+                reads++;
+                assert_int_equal(c.port, (uint16_t)c.count);
+                assert_int_equal(c.mode_version, (uint8_t)c.count);
+                assert_true(c.first_ms <= c.last_ms);
+            }
+        }
+    }
+    atomic_store(&h.stop, 1);
+    pthread_join(th, NULL);
+    assert_true(reads > 0);
+    free(h.t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -602,6 +723,9 @@ int main(void)
         cmocka_unit_test(test_huge_gaps),
         cmocka_unit_test(test_bad_source),
         cmocka_unit_test(test_config_clamps),
+        cmocka_unit_test(test_client_list),
+        cmocka_unit_test(test_client_list_limits_and_ipv6),
+        cmocka_unit_test(test_client_list_concurrent_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
