@@ -29,6 +29,10 @@ enum acl_flag {
     ACL_LOWPRIOTRAP = 1u << 12,
     ACL_NOEPEER = 1u << 13,
     ACL_MSSNTP = 1u << 14,
+    /* Not a word: set by the configuration on every rule and default it writes, so that
+     * a match can tell a configured line from the built-in default (everything allowed
+     * but control queries from other hosts than this one). */
+    ACL_CONFIGURED = 1u << 15,
 };
 
 #define ACL_MAX_RULES 512

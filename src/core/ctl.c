@@ -55,22 +55,13 @@ enum ctl_reason ctl_decode(const uint8_t *buf, size_t len, struct ctl_msg *out)
     out->associd = get16(buf + 6);
     out->offset = get16(buf + 8);
     out->count = get16(buf + 10);
+    out->len = len;
     size_t end = CTL_HEADER_LEN + (size_t)out->count;
     if (out->count > CTL_MAX_DATA || end > len) {
         return CTL_BAD_COUNT;
     }
     out->data = buf + CTL_HEADER_LEN;
-    /* The data padded to 4 (an unpadded datagram that ends with its data is tolerated),
-     * then nothing or a MAC after padding to 8: key ID + 16 or 20 octets of digest. */
-    size_t rest = len > pad4(end) ? len - pad4(end) : 0;
-    if (rest > 0) {
-        size_t p8 = (end + 7u) & ~(size_t)7u;
-        size_t mac = len > p8 ? len - p8 : 0;
-        if (mac != 20 && mac != 24) {
-            return CTL_BAD_TRAILER;
-        }
-        out->trailer = mac;
-    }
+    out->trailer = len > pad4(end) ? len - pad4(end) : 0;
     return CTL_OK;
 }
 
@@ -81,6 +72,20 @@ enum ctl_reason ctl_check_request(const struct ctl_msg *m)
     }
     if (m->offset != 0) {
         return CTL_BAD_OFFSET;
+    }
+    if (m->len % 4 != 0) {
+        return CTL_BAD_ALIGN;
+    }
+    return CTL_OK;
+}
+
+enum ctl_reason ctl_check_response(const struct ctl_msg *m)
+{
+    if (m->len % 4 != 0) {
+        return CTL_BAD_ALIGN;
+    }
+    if (pad4(CTL_HEADER_LEN + (size_t)m->count) > m->len) {
+        return CTL_BAD_COUNT;
     }
     return CTL_OK;
 }
@@ -228,12 +233,15 @@ void ctl_text_init(struct ctl_text *t, char *buf, size_t cap)
     }
 }
 
+/* ntpd's layout: after the first item, a comma, then a blank, or CR LF when the item
+ * would take the line (comma and blank counted) to 72 characters. */
 static void text_put(struct ctl_text *t, const char *item, size_t n)
 {
     const char *sep = "";
     size_t sl = 0;
+    bool wrap = false;
     if (t->len > 0) {
-        bool wrap = (t->len - t->line) + 2 + n > CTL_LINE_MAX;
+        wrap = n + t->line + 2 >= CTL_LINE_MAX;
         sep = wrap ? ",\r\n" : ", ";
         sl = wrap ? 3 : 2;
     }
@@ -243,12 +251,20 @@ static void text_put(struct ctl_text *t, const char *item, size_t n)
     }
     memcpy(t->buf + t->len, sep, sl);
     t->len += sl;
-    if (sl == 3) {
-        t->line = t->len;
-    }
+    t->line = wrap ? 0 : t->line + sl;
     memcpy(t->buf + t->len, item, n);
     t->len += n;
+    t->line += n;
     t->buf[t->len] = '\0';
+}
+
+void ctl_text_finish(struct ctl_text *t)
+{
+    if (t->len > 0 && t->len + 3 <= t->cap) {
+        memcpy(t->buf + t->len, "\r\n", 3);
+        t->len += 2;
+        t->line = 0;
+    }
 }
 
 void ctl_text_add(struct ctl_text *t, const char *name, const char *fmt, ...)
@@ -399,8 +415,7 @@ char ctl_sel_tally(unsigned sel)
 const char *ctl_reason_name(enum ctl_reason r)
 {
     static const char *const names[CTL_REASON_COUNT] = {
-        "ok", "short", "long", "mode", "version", "count", "trailer",
-        "response-bits", "offset", "align",
+        "ok", "short", "long", "mode", "version", "count", "response-bits", "offset", "align",
     };
     return (unsigned)r < CTL_REASON_COUNT ? names[r] : "?";
 }

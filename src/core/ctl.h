@@ -53,19 +53,18 @@ enum ctl_error {
     CTL_ERR_RESTRICT = 7, /* access denied */
 };
 
-/* Why ctl_decode or ctl_check_request refused a datagram. CTL_OK is 0. Keep
- * ctl_reason_name in step. */
+/* Why ctl_decode or a check refused a datagram. CTL_OK is 0. Keep ctl_reason_name in
+ * step. */
 enum ctl_reason {
     CTL_OK = 0,
     CTL_BAD_SHORT,    /* fewer than 12 octets */
     CTL_BAD_LONG,     /* longer than CTL_MAX_DGRAM */
     CTL_BAD_MODE,     /* not mode 6 */
     CTL_BAD_VERSION,  /* version 0 or 5-7 */
-    CTL_BAD_COUNT,    /* count beyond the datagram or above 468 */
-    CTL_BAD_TRAILER,  /* octets after the padded data that cannot be a MAC */
+    CTL_BAD_COUNT,    /* count beyond the datagram or above 468 (header fields are set) */
     CTL_BAD_RESPONSE, /* a request with the response, error or more bit set */
     CTL_BAD_OFFSET,   /* a request with a non-zero offset */
-    CTL_BAD_ALIGN,    /* a response whose length is not a multiple of 4 */
+    CTL_BAD_ALIGN,    /* a length that is not a multiple of 4 */
     CTL_REASON_COUNT
 };
 
@@ -81,17 +80,24 @@ struct ctl_msg {
     uint16_t offset;
     uint16_t count;
     const uint8_t *data; /* count octets inside the datagram */
-    size_t trailer;      /* octets after the data padded to 4: a MAC (key ID + digest) */
+    size_t len;          /* of the whole datagram */
+    size_t trailer;      /* octets after the data padded to 4 (a MAC, or junk): ignored */
 };
 
-/* Decodes the header of len octets at buf. Checks the mode, the version, that count
- * fits the datagram and CTL_MAX_DATA, and that what follows the padded data is empty or
- * MAC-shaped (4 + 16 or 4 + 20 octets, after padding to 8). */
+/* Decodes the header of len octets at buf: mode, version, and that count fits the
+ * datagram and CTL_MAX_DATA. On CTL_BAD_COUNT the header fields are filled (the request
+ * checks still apply before an error reply). */
 enum ctl_reason ctl_decode(const uint8_t *buf, size_t len, struct ctl_msg *out);
 
-/* The request checks beyond ctl_decode (RFC 9327; PROTOCOL-CHECKS sec. 9): no response,
- * error or more bit, offset 0. */
+/* The request checks beyond ctl_decode, in ntpd's order (RFC 9327; PROTOCOL-CHECKS sec.
+ * 9): a response, error or more bit, or a non-zero offset: drop silently
+ * (CTL_BAD_RESPONSE, CTL_BAD_OFFSET); a length that is not a multiple of 4: answer
+ * "bad format" (CTL_BAD_ALIGN). Anything after the padded data is ignored. */
 enum ctl_reason ctl_check_request(const struct ctl_msg *m);
+
+/* The checks a client makes on a response datagram: a multiple of 4 long, and holding
+ * its count of data padded to 4 (CTL_BAD_ALIGN, CTL_BAD_COUNT). */
+enum ctl_reason ctl_check_response(const struct ctl_msg *m);
 
 /* Writes a request header + data (padded to 4 octets with zeros) into out. Returns the
  * length, or 0 when cap is short or len > CTL_MAX_DATA. */
@@ -153,19 +159,22 @@ struct ctl_text {
     char *buf;
     size_t cap;
     size_t len;
-    size_t line; /* where the current line starts */
+    size_t line; /* characters on the current line, commas and blanks included */
     bool overflow; /* an item did not fit: dropped whole, the text stays well formed */
 };
 
 void ctl_text_init(struct ctl_text *t, char *buf, size_t cap);
 
 /* Appends "name=value" (value printf-formatted; NULL: the bare name), preceded by ", ",
- * or ",\r\n" when the line would pass 72 characters, as ntpd lays its lists out. */
+ * or ",\r\n" when the line would reach 72 characters, as ntpd lays its lists out. */
 void ctl_text_add(struct ctl_text *t, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Appends name="value" with value quoted (a string; quotes inside become '). */
 void ctl_text_str(struct ctl_text *t, const char *name, const char *value);
+
+/* Ends a non-empty list with "\r\n" (when it fits), as ntpd does. */
+void ctl_text_finish(struct ctl_text *t);
 
 /* One item of a variable list: views into the text, not terminated. */
 struct ctl_item {

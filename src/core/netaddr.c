@@ -336,3 +336,19 @@ int net_mask_prefix(const struct net_addr *mask)
     }
     return (int)len;
 }
+
+bool net_addr_is_loopback(const struct net_addr *a)
+{
+    if (a->family == NET_IPV4) {
+        return a->bytes[0] == 127;
+    }
+    if (a->family == NET_IPV6) {
+        for (unsigned i = 0; i < 15; i++) {
+            if (a->bytes[i] != 0) {
+                return false;
+            }
+        }
+        return a->bytes[15] == 1;
+    }
+    return false;
+}

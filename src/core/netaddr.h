@@ -28,6 +28,9 @@ const char *net_addr_format(const struct net_addr *a, char *out, size_t size);
 /* True when the first prefix_len bits of a and net are equal and the families match. */
 bool net_addr_match(const struct net_addr *a, const struct net_addr *net, unsigned prefix_len);
 
+/* True for this host's own addresses by definition: 127.0.0.0/8 and ::1. */
+bool net_addr_is_loopback(const struct net_addr *a);
+
 /* Prefix length of a contiguous netmask (255.255.0.0 -> 16), or -1 if not contiguous or
  * of another family. */
 int net_mask_prefix(const struct net_addr *mask);

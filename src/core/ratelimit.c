@@ -31,6 +31,8 @@
  */
 #include "ratelimit.h"
 
+#include "siphash.h"
+
 #include <assert.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -167,72 +169,6 @@ size_t rl_size(uint32_t entries)
     return sizeof(struct rl_table) + (size_t)round_entries(entries) * sizeof(struct rl_slot);
 }
 
-static uint64_t load_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
-static uint64_t rotl64(uint64_t x, unsigned r)
-{
-    return x << r | x >> (64 - r);
-}
-
-#define SIPROUND(v0, v1, v2, v3)                                                                   \
-    do {                                                                                           \
-        v0 += v1;                                                                                  \
-        v1 = rotl64(v1, 13);                                                                       \
-        v1 ^= v0;                                                                                  \
-        v0 = rotl64(v0, 32);                                                                       \
-        v2 += v3;                                                                                  \
-        v3 = rotl64(v3, 16);                                                                       \
-        v3 ^= v2;                                                                                  \
-        v0 += v3;                                                                                  \
-        v3 = rotl64(v3, 21);                                                                       \
-        v3 ^= v0;                                                                                  \
-        v2 += v1;                                                                                  \
-        v1 = rotl64(v1, 17);                                                                       \
-        v1 ^= v2;                                                                                  \
-        v2 = rotl64(v2, 32);                                                                       \
-    } while (0)
-
-/* SipHash-2-4 (Aumasson and Bernstein, 2012): little-endian 64-bit words, two rounds per
- * word, the length mod 256 in the top byte of the last word, four finishing rounds. */
-static uint64_t siphash24(uint64_t k0, uint64_t k1, const uint8_t *msg, size_t len)
-{
-    uint64_t v0 = k0 ^ 0x736f6d6570736575ull;
-    uint64_t v1 = k1 ^ 0x646f72616e646f6dull;
-    uint64_t v2 = k0 ^ 0x6c7967656e657261ull;
-    uint64_t v3 = k1 ^ 0x7465646279746573ull;
-    size_t whole = len - len % 8;
-    uint64_t m;
-
-    for (size_t i = 0; i < whole; i += 8) {
-        m = load_le64(msg + i);
-        v3 ^= m;
-        SIPROUND(v0, v1, v2, v3);
-        SIPROUND(v0, v1, v2, v3);
-        v0 ^= m;
-    }
-    m = (uint64_t)(len & 0xff) << 56;
-    for (size_t i = whole; i < len; i++) {
-        m |= (uint64_t)msg[i] << (8 * (i - whole));
-    }
-    v3 ^= m;
-    SIPROUND(v0, v1, v2, v3);
-    SIPROUND(v0, v1, v2, v3);
-    v0 ^= m;
-    v2 ^= 0xff;
-    for (int i = 0; i < 4; i++) {
-        SIPROUND(v0, v1, v2, v3);
-    }
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
 static int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi)
 {
     return v < lo ? lo : v > hi ? hi : v;
@@ -260,8 +196,8 @@ struct rl_table *rl_init(void *mem, uint32_t entries, const struct rl_config *cf
             atomic_store_explicit(&t->slots[i].seq, 0, memory_order_relaxed);
         }
     }
-    t->k0 = load_le64(key);
-    t->k1 = load_le64(key + 8);
+    t->k0 = siphash_load_le64(key);
+    t->k1 = siphash_load_le64(key + 8);
     /* Out-of-range settings are clamped, not refused: the config parser owns the error
      * message, and this keeps every product below well inside int64. */
     t->cost_ms = (int64_t)1000 << clamp_i64(average_log2, 0, RL_MAX_AVERAGE_LOG2);

@@ -233,6 +233,9 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
     }
     src->root_delay = smp.root_delay;
     src->root_disp = smp.root_disp;
+    src->precision = smp.precision;
+    src->reftime = smp.ref;
+    src->rec = t4;
     src->sample_disp = smp.dispersion;
     /* Every sample goes on; the filter supplies jitter and dispersion for selection. */
     (void)filter_select(&src->f, now, &src->last);
@@ -250,6 +253,7 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
     for (unsigned j = 0; j < s->n; j++) {
         struct sync_source *b = &s->src[j];
         b->truechimer = false;
+        b->sel = SYNC_SEL_NONE;
         /* A source at stratum 15 would make us 16: unsynchronized (and a loop through
          * ourselves climbs there). */
         if (!b->active || !b->have || assoc_unreachable(&b->as) || b->as.stratum >= 15 ||
@@ -278,7 +282,16 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
         cl[i].jitter = b->last.jitter;
         cl[i].keep = (b->as.cfg.flags & ASSOC_CFG_TRUE) != 0;
     }
+    bool in_sel[SYNC_MAX_SOURCES];
+    for (size_t i = 0; i < n; i++) {
+        in_sel[i] = tc[i];
+    }
     (void)sel_cluster(cl, n, s->cfg.minclock, tc);
+    for (size_t i = 0; i < n; i++) {
+        s->src[idx[i]].sel = tc[i]       ? SYNC_SEL_SURVIVOR
+                             : in_sel[i] ? SYNC_SEL_OUTLIER
+                                         : SYNC_SEL_FALSETICKER;
+    }
     bool mine = false;
     int peer = -1;
     double best = 0.0;
@@ -304,7 +317,11 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
     if (n_true < s->cfg.minsane || !mine) {
         return none;
     }
+    if (s->sys_peer >= 0 && s->sys_peer != peer && s->src[s->sys_peer].sel == SYNC_SEL_SYSPEER) {
+        s->src[s->sys_peer].sel = SYNC_SEL_SURVIVOR;
+    }
     s->sys_peer = peer;
+    s->src[peer].sel = SYNC_SEL_SYSPEER;
 
     /* Each measurement enters the regression once: the triggering truechimer's own. But
      * the first correction, when it is a step, waits for 3 samples and takes the filter's

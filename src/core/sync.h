@@ -33,6 +33,15 @@ struct sync_config {
     uint32_t addr_refid;        /* our own address as a refid (loop detection), or 0 */
 };
 
+/* What the last selection made of a source (status, ntpq's tally codes). */
+enum sync_sel {
+    SYNC_SEL_NONE = 0,          /* not considered: no sample, unreachable, noselect, stratum */
+    SYNC_SEL_FALSETICKER,       /* outside the intersection */
+    SYNC_SEL_OUTLIER,           /* removed by clustering */
+    SYNC_SEL_SURVIVOR,          /* a truechimer that survived clustering */
+    SYNC_SEL_SYSPEER,           /* the system peer */
+};
+
 struct sync_source {
     bool active;                /* false: a free slot (never used, or dropped) */
     unsigned falseticks;        /* selections in a row that found it a falseticker */
@@ -45,6 +54,11 @@ struct sync_source {
     double sample_disp;         /* the latest sample's own dispersion (not the filter's) */
     bool truechimer;
     unsigned good;              /* poll policy: quiet updates in a row */
+    /* For status: the server's precision and reference time from its last sample, our
+     * clock when that sample arrived, and what the last selection made of the source. */
+    int8_t precision;
+    ntp_ts_t reftime, rec;
+    enum sync_sel sel;
 };
 
 struct sync {

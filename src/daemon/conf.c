@@ -405,6 +405,8 @@ static int do_restrict(struct parse *p, struct words *ws)
                            "notrust, ntpport, version, lowpriotrap, noepeer, mssntp)", w);
         }
     }
+    /* Marks what a line said, as against the built-in default (control queries). */
+    flags |= ACL_CONFIGURED;
     if (is_default) {
         if (only != NET_IPV6) {
             p->c->acl.default4 = flags;
@@ -559,6 +561,37 @@ static int do_mru(struct parse *p, struct words *ws)
     return 0;
 }
 
+/* enable / disable FLAG...: `monitor` (the client list) acts; ntpd's other flags parse and
+ * are reported as not implemented. */
+static int do_enable(struct parse *p, struct words *ws)
+{
+    static const char *const known[] = { "auth", "bclient", "calibrate", "kernel", "monitor",
+                                         "ntp", "stats", "mode7", "peer_clear_digest_early",
+                                         "unpeer_crypto_early", "unpeer_crypto_nak_early",
+                                         "unpeer_digest_early", NULL };
+    bool on = strcmp(ws->w[0], "enable") == 0;
+    if (ws->n < 2) {
+        return fail(p, "%s: expected a flag (auth, bclient, calibrate, kernel, monitor, ntp, "
+                       "stats, mode7)", ws->w[0]);
+    }
+    for (int i = 1; i < ws->n; i++) {
+        int k = 0;
+        while (known[k] != NULL && strcmp(known[k], ws->w[i]) != 0) {
+            k++;
+        }
+        if (known[k] == NULL) {
+            return fail(p, "%s: '%s': unknown flag (expected auth, bclient, calibrate, kernel, "
+                           "monitor, ntp, stats, mode7)", ws->w[0], ws->w[i]);
+        }
+        if (strcmp(ws->w[i], "monitor") == 0) {
+            p->c->monitor = on;
+        } else {
+            warn(p, "%s %s: not implemented yet; ignored", ws->w[0], ws->w[i]);
+        }
+    }
+    return 0;
+}
+
 static int do_source(struct parse *p, struct words *ws)
 {
     struct conf *c = p->c;
@@ -700,13 +733,14 @@ static const struct {
     { "driftfile", do_driftfile }, { "tos", do_tos },
     { "tinker", do_tinker },
     { "server", do_source },       { "pool", do_source },
-    { "peer", do_source },
+    { "peer", do_source },         { "enable", do_enable },
+    { "disable", do_enable },
 };
 
 /* Directives of ntpd (4.2.8) and NTPsec that Stratum does not implement yet. */
 static const char *const known_unimplemented[] = {
     "automax", "autokey", "broadcast", "broadcastclient", "broadcastdelay", "calldelay",
-    "controlkey", "crypto", "device", "disable", "dscp", "enable", "fudge",
+    "controlkey", "crypto", "device", "dscp", "fudge",
     "filegen", "ident", "interface", "keys", "keysdir", "leapfile", "leapsmearinterval",
     "logconfig", "manycastclient", "manycastserver", "mdnstries", "multicastclient",
     "nic", "nonvolatile", "nts", "ntpsigndsocket", "phone", "pps", "qos", "refclock",
@@ -848,6 +882,7 @@ void conf_init(struct conf *c)
     c->step_threshold = 0.128;
     c->stepout = 900.0;
     c->panic_threshold = 1000.0;
+    c->monitor = true;
 }
 
 int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)

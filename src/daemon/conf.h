@@ -80,6 +80,8 @@ struct conf {
     double stepout;             /* tinker stepout, s (900) */
     double panic_threshold;     /* tinker panic, s (1000; 0: no limit) */
     double step_limit;          /* tinker steplimit (ours), s: cap on the sum of steps (0) */
+    bool monitor;               /* keep the client list of every source (enable/disable
+                                 * monitor; on by default) */
 
     conf_warn_fn warn;
     void *warn_arg;

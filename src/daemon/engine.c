@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,7 +23,9 @@
 #include "daemon/snapshot.h"
 #include "daemon/worker.h"
 #include "core/sync.h"
+#include "daemon/control.h"
 #include "daemon/driftfile.h"
+#include "daemon/status.h"
 #include "daemon/resolver.h"
 #include "io/log.h"
 #include "io/plat.h"
@@ -73,7 +77,13 @@ struct engine {
         plat_sock fd;               /* the current request's socket (a new port each time) */
         char name[320];
         int origin;                 /* index of its server/pool line in the configuration */
+        uint16_t associd;           /* its association ID (mode 6) */
+        enum assoc_result last_res; /* what became of its last reply */
+        uint8_t event, events;      /* last peer event code and how many in a row */
+        uint8_t last_reach;         /* reach register at the last look (events) */
+        int last_sel;               /* selection at the last look (events) */
     } src[SYNC_MAX_SOURCES];
+    uint16_t next_associd;
     /* Per configuration line: name resolution and, for pools, member replacement. */
     struct resolver *resolver;
     struct {
@@ -92,6 +102,15 @@ struct engine {
     bool status_warned;
     int exit_status;                /* set when the engine must stop (panic) */
     bool stop;
+
+    /* The control protocol (mode 6): requests from the workers come on ctl_pair[0]. */
+    struct control *control;
+    int ctl_pair[2];
+    uint8_t sys_event, sys_events;  /* last system event code and how many in a row */
+    double last_offset;             /* s, of the last update (status) */
+    /* Counters at the last hourly reset (ntpq sysstats). */
+    uint64_t cnt_reset[CNT_COUNT];
+    int64_t reset_ms;
 };
 
 static int sig_pipe[2] = { -1, -1 };
@@ -121,6 +140,37 @@ static int set_nonblock(int fd)
     return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* ---- events and status (the control protocol, metrics) ----------------------------- */
+
+static ntp_ts_t clock_ts(struct engine *e)
+{
+    struct timespec ts;
+    clk_now(e->clk, &ts);
+    return ntp_ts_from_timespec(&ts);
+}
+
+static void sys_event(struct engine *e, uint8_t code)
+{
+    if (e->sys_event != code) {
+        e->sys_events = 0;
+    }
+    e->sys_event = code;
+    if (e->sys_events < 15) {
+        e->sys_events++;
+    }
+}
+
+static void peer_event(struct engine *e, unsigned k, uint8_t code)
+{
+    if (e->src[k].event != code) {
+        e->src[k].events = 0;
+    }
+    e->src[k].event = code;
+    if (e->src[k].events < 15) {
+        e->src[k].events++;
+    }
+}
+
 /* Tells the clock backend the leap second the sources voted for and whether it is
  * synchronized (Linux: STA_INS/STA_DEL, STA_UNSYNC and the kernel's RTC sync). */
 static void tell_clock(struct engine *e, const struct srv_sys *s)
@@ -133,6 +183,7 @@ static void tell_clock(struct engine *e, const struct srv_sys *s)
     if (leap != e->clock_leap) {
         if (clk_set_leap(e->clk, (enum clk_leap)leap, err, sizeof(err)) == 0) {
             e->clock_leap = leap;
+            sys_event(e, leap != CLK_LEAP_NONE ? CTL_SEV_LEAP_ARMED : CTL_SEV_LEAP_DISARMED);
             log_msg(LOGL_NOTICE, "CLOCK: leap second %s at the end of the month (sources' "
                                  "majority)",
                     leap == CLK_LEAP_INSERT   ? "insertion armed"
@@ -147,6 +198,7 @@ static void tell_clock(struct engine *e, const struct srv_sys *s)
         double max_error = s->root_delay / 2.0 + s->root_disp;
         if (clk_set_synced(e->clk, synced, s->root_disp, max_error, err, sizeof(err)) == 0) {
             e->clock_synced = synced;
+            sys_event(e, synced ? CTL_SEV_SYNC : CTL_SEV_NO_PEER);
             log_msg(LOGL_NOTICE, "CLOCK: %s (stratum %u)",
                     synced ? "synchronized" : "synchronization lost", (unsigned)s->stratum);
         } else if (!e->status_warned) {
@@ -258,6 +310,17 @@ static void add_source(struct engine *e, int origin, const struct sockaddr *sa, 
     e->src[k].len = salen;
     e->src[k].fd = PLAT_NO_SOCK;
     e->src[k].origin = origin;
+    /* Association IDs are never reused while the daemon runs (0 is the system's). */
+    if (++e->next_associd == 0) {
+        e->next_associd = 1;
+    }
+    e->src[k].associd = e->next_associd;
+    e->src[k].last_res = ASSOC_OK;
+    e->src[k].event = 0;
+    e->src[k].events = 0;
+    e->src[k].last_reach = 0;
+    e->src[k].last_sel = SYNC_SEL_NONE;
+    peer_event(e, (unsigned)k, CTL_PEV_MOBILIZE);
     char text[64] = "?";
     getnameinfo(sa, salen, text, sizeof(text), NULL, 0, NI_NUMERICHOST);
     snprintf(e->src[k].name, sizeof(e->src[k].name), "%s (%s port %u)", cs->host, text,
@@ -291,9 +354,11 @@ static void setup_sources(struct engine *e)
                                                   sizeof(err));
         if (ds == DRIFTFILE_OK) {
             have_drift = true;
+            sys_event(e, CTL_SEV_FREQ_SET);
             log_msg(LOGL_NOTICE, "CLOCK: frequency %+.3f ppm from the drift file %s", drift,
                     conf->driftfile);
         } else if (ds == DRIFTFILE_MISSING) {
+            sys_event(e, CTL_SEV_FREQ_NOT_SET);
             log_msg(LOGL_NOTICE, "CLOCK: no drift file %s yet: the frequency starts at 0",
                     conf->driftfile);
         } else {
@@ -453,6 +518,13 @@ struct engine *engine_new(const struct conf *conf, struct clk *clk, char *err, s
     e->conf = conf;
     e->clk = clk;
     e->stop_pipe[0] = e->stop_pipe[1] = -1;
+    e->ctl_pair[0] = e->ctl_pair[1] = -1;
+    uint16_t first_id = 0;
+    if (rng_bytes(&first_id, sizeof(first_id)) != 0) {
+        first_id = (uint16_t)getpid();
+    }
+    e->next_associd = (uint16_t)(first_id & 0x7fff);
+    sys_event(e, CTL_SEV_RESTART);
     e->nworkers = (unsigned)conf->workers;
     if (e->nworkers > 1 && !udp_steer_available()) {
         /* Per-source rate limits live in each worker; without steering by source a
@@ -511,6 +583,346 @@ struct engine *engine_new(const struct conf *conf, struct clk *clk, char *err, s
     return e;
 }
 
+/* Peer events from what changed since the last look: reachable, unreachable, system
+ * peer. */
+static void peer_events(struct engine *e)
+{
+    for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
+        if (!sync_active(&e->sync, k)) {
+            continue;
+        }
+        uint8_t reach = assoc_reach(&e->sync.src[k].as);
+        if (reach != 0 && e->src[k].last_reach == 0) {
+            peer_event(e, k, CTL_PEV_REACH);
+        } else if (reach == 0 && e->src[k].last_reach != 0) {
+            peer_event(e, k, CTL_PEV_UNREACH);
+        }
+        e->src[k].last_reach = reach;
+        int sel = (int)e->sync.src[k].sel;
+        if (sel == SYNC_SEL_SYSPEER && e->src[k].last_sel != SYNC_SEL_SYSPEER) {
+            peer_event(e, k, CTL_PEV_SYSPEER);
+        }
+        e->src[k].last_sel = sel;
+    }
+}
+
+static unsigned server_ctxs(struct engine *e, struct server_ctx **ctxs, unsigned max)
+{
+    unsigned n = 0;
+    if (e->plain_ready && n < max) {
+        ctxs[n++] = &e->plain;
+    }
+    for (unsigned i = 0; i < e->nworkers && n < max; i++) {
+        if (e->workers[i] != NULL) {
+            ctxs[n++] = worker_ctx(e->workers[i]);
+        }
+    }
+    return n;
+}
+
+static unsigned status_tables(void *arg, const struct rl_table **out, unsigned max)
+{
+    struct engine *e = arg;
+    struct server_ctx *ctxs[CONF_MAX_WORKERS + 1];
+    unsigned n = server_ctxs(e, ctxs, CONF_MAX_WORKERS + 1);
+    unsigned m = 0;
+    for (unsigned i = 0; i < n && m < max; i++) {
+        if (ctxs[i]->rl != NULL) {
+            out[m++] = ctxs[i]->rl;
+        }
+    }
+    return m;
+}
+
+static void sockaddr_text(const struct sockaddr_storage *ss, socklen_t len, char *host,
+                          size_t hsize, uint16_t *port)
+{
+    char serv[16];
+    if (getnameinfo((const struct sockaddr *)ss, len, host, (socklen_t)hsize, serv,
+                    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        snprintf(host, hsize, "%s", "");
+        *port = 0;
+        return;
+    }
+    *port = (uint16_t)atoi(serv);
+}
+
+static const char *why_not(const struct sync *s, unsigned k)
+{
+    const struct sync_source *b = &s->src[k];
+    switch (b->sel) {
+    case SYNC_SEL_SYSPEER:
+        return NULL;
+    case SYNC_SEL_SURVIVOR:
+        return "candidate: agrees, combined, not the nearest";
+    case SYNC_SEL_OUTLIER:
+        return "outlier: removed by clustering";
+    case SYNC_SEL_FALSETICKER:
+        return "falseticker: outside the intersection of the agreeing sources";
+    case SYNC_SEL_NONE:
+        break;
+    }
+    if ((b->as.cfg.flags & ASSOC_CFG_NOSELECT) != 0) {
+        return "noselect";
+    }
+    if (assoc_unreachable(&b->as)) {
+        return b->as.polled ? "unreachable" : "not polled yet";
+    }
+    if (b->as.stratum >= 15) {
+        return "stratum 15 or above (unsynchronized)";
+    }
+    if (!b->have) {
+        return "no usable sample yet";
+    }
+    return "not selected yet";
+}
+
+static uint16_t flash_of(enum assoc_result r)
+{
+    switch (r) {
+    case ASSOC_DUPLICATE:
+        return 0x0001;
+    case ASSOC_BOGUS:
+    case ASSOC_UNSOLICITED:
+        return 0x0002;
+    case ASSOC_BADTIME:
+    case ASSOC_FORMAT:
+        return 0x0004;
+    case ASSOC_UNSYNC:
+    case ASSOC_KOD:
+        return 0x0020;
+    case ASSOC_DISTANCE:
+        return 0x0040;
+    case ASSOC_LOOP:
+        return 0x0800;
+    default:
+        return 0;
+    }
+}
+
+static void fill_peer(struct engine *e, unsigned k, double now, struct status_peer *p)
+{
+    const struct sync_source *b = &e->sync.src[k];
+    const struct assoc *a = &b->as;
+    const struct conf_source *cs = &e->conf->sources[e->src[k].origin];
+    memset(p, 0, sizeof(*p));
+    p->associd = e->src[k].associd;
+    snprintf(p->host, sizeof(p->host), "%s", cs->host);
+    sockaddr_text(&e->src[k].addr, e->src[k].len, p->srcadr, sizeof(p->srcadr), &p->srcport);
+    if (e->src[k].fd != PLAT_NO_SOCK) {
+        struct sockaddr_storage me;
+        socklen_t ml = sizeof(me);
+        if (getsockname(e->src[k].fd, (struct sockaddr *)&me, &ml) == 0) {
+            sockaddr_text(&me, ml, p->dstadr, sizeof(p->dstadr), &p->dstport);
+        }
+    }
+    p->pool = cs->kind == CONF_SRC_POOL;
+    p->hmode = 3;
+    const struct assoc_counters *c = assoc_counters(a);
+    p->cnt = *c;
+    p->pmode = c->received > 0 ? 4 : 0;
+    p->leap = a->leap;
+    p->stratum = a->stratum;
+    p->refid = a->refid;
+    p->precision = b->precision;
+    p->reftime = b->reftime;
+    p->rec = b->rec;
+    p->xmt = a->t1;
+    p->hpoll = assoc_poll(a);
+    p->ppoll = a->ppoll;
+    p->minpoll = a->cfg.minpoll;
+    p->maxpoll = a->cfg.maxpoll;
+    p->reach = assoc_reach(a);
+    p->unreach = a->unreach;
+    p->rootdelay = b->root_delay;
+    p->rootdisp = b->root_disp;
+    p->since_rec = b->have ? now - b->last.t : -1.0;
+    p->next_poll = assoc_next_due(a) - now;
+    p->have_sample = b->have;
+    if (b->have) {
+        p->offset = b->last.offset;
+        p->delay = b->last.delay;
+        p->dispersion = b->last.dispersion;
+        p->jitter = b->last.jitter;
+        p->rootdist = (b->root_delay + b->last.delay) / 2.0 + b->root_disp + b->last.dispersion;
+    }
+    for (unsigned i = 0; i < FILTER_NSTAGE; i++) {
+        const struct filter_stage *st =
+            &b->f.reg[(b->f.next + FILTER_NSTAGE - 1 - i) % FILTER_NSTAGE];
+        if (st->valid && p->n_filt < 8) {
+            p->filt_offset[p->n_filt] = st->offset;
+            p->filt_delay[p->n_filt] = st->delay;
+            p->filt_disp[p->n_filt] = st->dispersion + FILTER_PHI * (now - st->t);
+            p->n_filt++;
+        }
+    }
+    p->flash = flash_of(e->src[k].last_res);
+    static const enum ctl_sel sel_of[] = {
+        [SYNC_SEL_NONE] = CTL_SEL_REJECT,       [SYNC_SEL_FALSETICKER] = CTL_SEL_FALSETICK,
+        [SYNC_SEL_OUTLIER] = CTL_SEL_OUTLIER,   [SYNC_SEL_SURVIVOR] = CTL_SEL_CANDIDATE,
+        [SYNC_SEL_SYSPEER] = CTL_SEL_SYSPEER,
+    };
+    p->sel = sel_of[b->sel];
+    p->why = why_not(&e->sync, k);
+    p->prefer = (a->cfg.flags & ASSOC_CFG_PREFER) != 0;
+    p->noselect = (a->cfg.flags & ASSOC_CFG_NOSELECT) != 0;
+    p->truechimer = b->truechimer;
+    p->sys_peer = e->sync.sys_peer == (int)k;
+    uint8_t fl = (uint8_t)((p->pool ? 0u : CTL_PST_CONFIG) | (p->reach != 0 ? CTL_PST_REACH : 0u));
+    p->status = ctl_peer_status(fl, p->sel, e->src[k].events, e->src[k].event);
+}
+
+/* The daemon's state now, for the control protocol and the metrics. */
+static void fill_status(void *arg, struct status *st)
+{
+    struct engine *e = arg;
+    struct status_sys *s = &st->sys;
+    int64_t now_ms = mono_ms();
+    double now = (double)now_ms / 1000.0;
+    memset(s, 0, sizeof(*s));
+    s->leap = e->sys.leap;
+    s->stratum = e->sys.stratum;
+    s->precision = e->precision;
+    s->refid = e->sys.refid;
+    s->reftime = e->sys.ref_time;
+    s->rootdelay = e->sys.root_delay;
+    s->clock = clock_ts(e);
+    s->rootdisp = e->sys.root_disp;
+    if (e->sys.ref_time != 0 && e->sys.leap != PKT_LEAP_UNSYNC) {
+        double age = ntp_ts_diff(s->clock, e->sys.ref_time);
+        s->rootdisp += age > 0.0 ? SRV_PHI * age : 0.0;
+    }
+    bool upstream = e->syncing && e->sys.leap != PKT_LEAP_UNSYNC && e->sync.synced &&
+                    e->sync.sys_peer >= 0 && e->sys.refid != ntp_refid_from_ascii("LOCL");
+    s->synced = upstream;
+    s->state = e->syncing && e->sync.panicked          ? "panic"
+               : upstream                              ? "synchronized"
+               : e->sys.leap != PKT_LEAP_UNSYNC        ? "local clock"
+                                                       : "unsynchronized";
+    s->mintc = 0;
+    if (e->syncing) {
+        struct discipline_status d;
+        discipline_get_status(&e->sync.disc, &d);
+        s->offset = e->last_offset;
+        s->frequency = d.freq_ppm;
+        s->freq_applied = d.freq_applied_ppm;
+        s->clk_wander = d.skew_ppm;
+        s->sys_jitter = d.noise;
+        s->clk_jitter = d.offset_err;
+        s->stepped = d.stepped;
+        s->panicked = e->sync.panicked;
+        int mintc = 99;
+        for (unsigned k = 0; k < e->sync.n; k++) {
+            if (sync_active(&e->sync, k) && e->sync.src[k].as.cfg.minpoll < mintc) {
+                mintc = e->sync.src[k].as.cfg.minpoll;
+            }
+        }
+        s->mintc = mintc == 99 ? 0 : mintc;
+        s->tc = s->mintc;
+        if (upstream) {
+            unsigned k = (unsigned)e->sync.sys_peer;
+            s->peer = e->src[k].associd;
+            s->tc = assoc_poll(&e->sync.src[k].as);
+            char host[64];
+            uint16_t port;
+            sockaddr_text(&e->src[k].addr, e->src[k].len, host, sizeof(host), &port);
+            snprintf(s->peeradr, sizeof(s->peeradr), strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u",
+                     host, (unsigned)port);
+        }
+        for (unsigned k = 0; k < e->sync.n && s->n_peers < STATUS_MAX_PEERS; k++) {
+            if (sync_active(&e->sync, k)) {
+                fill_peer(e, k, now, &st->peer[s->n_peers++]);
+            }
+        }
+    }
+    s->status = ctl_sys_status(s->leap,
+                               upstream                           ? CTL_SST_NTP
+                               : e->sys.leap != PKT_LEAP_UNSYNC   ? CTL_SST_LOCAL
+                                                                  : CTL_SST_UNSPEC,
+                               e->sys_events, e->sys_event);
+    s->uptime = (double)(now_ms - e->start_ms) / 1000.0;
+    struct clk_stats cs;
+    clk_get_stats(e->clk, &cs);
+    s->clock_kind = clk_name(e->clk);
+    s->clock_steps = (unsigned)cs.steps;
+    s->clock_last_step = cs.last_step;
+    s->clock_total_adjust = cs.total_adjust;
+    struct server_ctx *ctxs[CONF_MAX_WORKERS + 1];
+    unsigned n = server_ctxs(e, ctxs, CONF_MAX_WORKERS + 1);
+    for (unsigned i = 0; i < CNT_COUNT; i++) {
+        s->cnt[i] = server_counter_sum(ctxs, n, i);
+    }
+    memcpy(s->cnt_reset, e->cnt_reset, sizeof(s->cnt_reset));
+    s->reset_age = (double)(now_ms - e->reset_ms) / 1000.0;
+    for (unsigned i = 0; i < n; i++) {
+        if (ctxs[i]->rl != NULL) {
+            s->clients += rl_used(ctxs[i]->rl);
+            s->client_slots += rl_capacity(ctxs[i]->rl);
+        }
+    }
+}
+
+/* Every hour the "since reset" counters start again (ntpq sysstats, ntpd's sysstats). */
+static void hourly_reset(struct engine *e, int64_t now_ms)
+{
+    if (now_ms - e->reset_ms < 3600 * 1000) {
+        return;
+    }
+    struct server_ctx *ctxs[CONF_MAX_WORKERS + 1];
+    unsigned n = server_ctxs(e, ctxs, CONF_MAX_WORKERS + 1);
+    for (unsigned i = 0; i < CNT_COUNT; i++) {
+        e->cnt_reset[i] = server_counter_sum(ctxs, n, i);
+    }
+    e->reset_ms = now_ms;
+}
+
+/* One control request: the reply datagrams leave from the socket and address the
+ * request came to. */
+static void control_sink(void *arg, const struct ctl_fwd *f)
+{
+    struct engine *e = arg;
+    static struct control_out out; /* engine thread only */
+    struct net_addr src;
+    uint16_t port;
+    if (e->control == NULL || udp_sockaddr_to_net(&f->from, &src, &port) != 0) {
+        return;
+    }
+    if (control_respond(e->control, f->buf, f->len, &src, port, mono_ms(), clock_ts(e), &out) !=
+        CONTROL_ANSWERED) {
+        return;
+    }
+    uint8_t ctl[UDP_CMSG_SPACE];
+    for (unsigned i = 0; i < out.n; i++) {
+        struct iovec iov = {.iov_base = out.dgram[i], .iov_len = out.len[i]};
+        struct msghdr m;
+        memset(&m, 0, sizeof(m));
+        m.msg_name = (void *)&f->from;
+        m.msg_namelen = f->fromlen;
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_controllen = udp_reply_cmsgs(&f->info, ctl, sizeof(ctl));
+        m.msg_control = m.msg_controllen > 0 ? ctl : NULL;
+        if (sendmsg(f->fd, &m, 0) < 0 && log_limit_pass(&e->io_limit, mono_ms())) {
+            log_msg(LOGL_WARN, "IO: control reply: %s", strerror(errno));
+            break;
+        }
+    }
+}
+
+/* Control requests the workers queued. */
+static void control_readable(struct engine *e)
+{
+    static struct ctl_fwd f; /* engine thread only */
+    for (int n = 0; n < 64; n++) {
+        ssize_t r = recv(e->ctl_pair[0], &f, sizeof(f), MSG_DONTWAIT);
+        if (r < (ssize_t)offsetof(struct ctl_fwd, buf) ||
+            (size_t)r != offsetof(struct ctl_fwd, buf) + f.len) {
+            return;
+        }
+        control_sink(e, &f);
+    }
+}
+
 static void log_counters(struct engine *e)
 {
     struct server_ctx *ctxs[CONF_MAX_WORKERS + 1];
@@ -540,6 +952,16 @@ static void log_counters(struct engine *e)
                                 (unsigned long long)v);
     }
     log_msg(LOGL_NOTICE, "PROTO: counters %s", line);
+    if (e->control != NULL) {
+        const struct control_counters *cc = control_counters(e->control);
+        log_msg(LOGL_NOTICE, "PROTO: control requests=%llu malformed=%llu bad_nonce=%llu "
+                             "rate_limited=%llu errors=%llu datagrams=%llu",
+                (unsigned long long)cc->requests,
+                (unsigned long long)cc->by_drop[CONTROL_DROP_MALFORMED],
+                (unsigned long long)cc->by_drop[CONTROL_DROP_NONCE],
+                (unsigned long long)cc->by_drop[CONTROL_DROP_RATE],
+                (unsigned long long)cc->errors, (unsigned long long)cc->datagrams);
+    }
     for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
         if (!sync_active(&e->sync, k)) {
             continue;
@@ -569,14 +991,20 @@ static int start_workers(struct engine *e)
         log_msg(LOGL_ERR, "IO: pipe: %s", strerror(errno));
         return -1;
     }
+    /* Control requests from the workers to the engine: datagrams keep their bounds. */
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, e->ctl_pair) != 0 || set_nonblock(e->ctl_pair[0]) != 0 ||
+        set_nonblock(e->ctl_pair[1]) != 0) {
+        log_msg(LOGL_ERR, "IO: socketpair: %s", strerror(errno));
+        return -1;
+    }
     for (unsigned w = 0; w < e->nworkers; w++) {
         int fds[CONF_MAX_LISTEN];
         for (unsigned l = 0; l < nl; l++) {
             fds[l] = e->fds[l * e->nworkers + w];
         }
-        e->workers[w] = worker_new((int)w, fds, nl, e->stop_pipe[0], e->clk, &e->snap,
-                                   &e->conf->acl, &e->conf->rl, e->conf->rl_entries,
-                                   e->precision);
+        e->workers[w] = worker_new((int)w, fds, nl, e->stop_pipe[0], e->ctl_pair[1], e->clk,
+                                   &e->snap, &e->conf->acl, &e->conf->rl, e->conf->rl_entries,
+                                   e->precision, e->conf->monitor);
         if (e->workers[w] == NULL || worker_start(e->workers[w]) != 0) {
             log_msg(LOGL_ERR, "IO: cannot start worker %u", w);
             worker_free(e->workers[w]);
@@ -600,12 +1028,6 @@ static void stop_workers(struct engine *e)
     }
 }
 
-static ntp_ts_t clock_ts(struct engine *e)
-{
-    struct timespec ts;
-    clk_now(e->clk, &ts);
-    return ntp_ts_from_timespec(&ts);
-}
 
 /* -q: the first accepted measurement is corrected once, as `stratum sync` does (step above
  * the step threshold, else a one-shot slew), and the daemon exits. */
@@ -634,6 +1056,9 @@ static void apply(struct engine *e, const struct sync_action *a, const char *fro
         apply_once(e, a, from);
         return;
     }
+    if (a->kind == SYNC_ACT_FREQ || a->kind == SYNC_ACT_STEP) {
+        e->last_offset = a->offset;
+    }
     switch (a->kind) {
     case SYNC_ACT_NONE:
         return;
@@ -647,6 +1072,7 @@ static void apply(struct engine *e, const struct sync_action *a, const char *fro
                           "threshold (%g s); refusing to adjust the clock (start with -g to "
                           "allow a first correction of any size)",
                 a->offset, from, e->sync.cfg.disc.panic_threshold);
+        sys_event(e, CTL_SEV_PANIC);
         e->exit_status = 1;
         e->stop = true;
         return;
@@ -661,6 +1087,10 @@ static void apply(struct engine *e, const struct sync_action *a, const char *fro
         } else {
             log_msg(LOGL_NOTICE, "CLOCK: stepped by %+.6f s (threshold %g s), from %s",
                     a->step, e->sync.cfg.disc.step_threshold, from);
+            sys_event(e, CTL_SEV_STEP);
+            if (e->control != NULL) {
+                control_set_epoch(e->control, mono_ms(), clock_ts(e));
+            }
         }
         break;
     case SYNC_ACT_FREQ:
@@ -706,14 +1136,18 @@ static void source_readable(struct engine *e, unsigned k)
         enum assoc_result res;
         struct sync_action a = sync_receive(&e->sync, k, (double)mono_ms() / 1000.0, buf, len,
                                             t4, &res);
+        e->src[k].last_res = res;
         if (res == ASSOC_KOD) {
+            enum ntp_kiss kiss = e->sync.src[k].as.last_kiss;
+            peer_event(e, k, kiss == NTP_KISS_RATE ? CTL_PEV_RATE : CTL_PEV_DENY);
             log_msg(LOGL_NOTICE, "PROTO: %s: kiss-o'-death %s", e->src[k].name,
-                    ntp_kiss_name(e->sync.src[k].as.last_kiss));
+                    ntp_kiss_name(kiss));
         } else if (res != ASSOC_OK) {
             log_msg(LOGL_DEBUG, "PROTO: %s: reply refused: %s", e->src[k].name,
                     assoc_result_name(res));
         }
         apply(e, &a, e->src[k].name);
+        peer_events(e);
         if (e->stop) {
             return;
         }
@@ -744,6 +1178,7 @@ static void sync_timers(struct engine *e)
     maintain_sources(e, now);
     struct sync_action a = sync_tick(&e->sync, now);
     apply(e, &a, "the discipline");
+    peer_events(e);
     for (unsigned k = 0; k < e->sync.n && !e->stop; k++) {
         uint8_t req[PKT_HEADER_LEN];
         uint64_t nonce;
@@ -784,6 +1219,18 @@ int engine_run(struct engine *e)
     int status = 0;
 
     e->start_ms = mono_ms();
+    e->reset_ms = e->start_ms;
+    uint8_t key[16];
+    if (rng_bytes(key, sizeof(key)) != 0) {
+        log_msg(LOGL_ERR, "IO: no randomness for the control protocol's nonces");
+        return 1;
+    }
+    struct control_env env = {.status = fill_status, .tables = status_tables, .arg = e};
+    e->control = control_new(&e->conf->acl, &env, key, e->start_ms, clock_ts(e));
+    if (e->control == NULL) {
+        log_msg(LOGL_ERR, "IO: out of memory");
+        return 1;
+    }
     if (pipe(sig_pipe) != 0 || set_nonblock(sig_pipe[0]) != 0 || set_nonblock(sig_pipe[1]) != 0) {
         log_msg(LOGL_ERR, "IO: pipe: %s", strerror(errno));
         return 1;
@@ -805,7 +1252,7 @@ int engine_run(struct engine *e)
         }
     } else {
         if (server_ctx_init(&e->plain, &e->conf->acl, &e->conf->rl, e->conf->rl_entries,
-                            e->precision) != 0) {
+                            e->precision, e->conf->monitor) != 0) {
             log_msg(LOGL_ERR, "IO: cannot set up the server");
             return 1;
         }
@@ -817,7 +1264,7 @@ int engine_run(struct engine *e)
             e->sys.stratum, e->precision, e->nworkers, e->nworkers == 1 ? "" : "s",
             clk_name(e->clk));
 
-    struct pollfd pfd[CONF_MAX_LISTEN + 2 + SYNC_MAX_SOURCES];
+    struct pollfd pfd[CONF_MAX_LISTEN + 3 + SYNC_MAX_SOURCES];
     int64_t next_refresh = mono_ms() + LOCAL_REFRESH_MS;
     int64_t next_drift = mono_ms() + DRIFT_INTERVAL_MS;
     bool running = true;
@@ -832,6 +1279,12 @@ int engine_run(struct engine *e)
             }
         }
         nserve = npfd;
+        int ctl_slot = -1;
+        if (e->ctl_pair[0] >= 0) {
+            ctl_slot = (int)npfd;
+            pfd[npfd].fd = e->ctl_pair[0];
+            pfd[npfd++].events = POLLIN;
+        }
         int src_of[SYNC_MAX_SOURCES];
         unsigned nsrc = 0;
         int res_slot = -1;
@@ -861,7 +1314,10 @@ int engine_run(struct engine *e)
             int64_t due_ms = (int64_t)ceil(due * 1000.0);
             wake = wake < 0 || due_ms < wake ? due_ms : wake;
         }
-        int timeout = wake < 0 ? -1 : (wake > now ? (int)(wake - now) : 0);
+        if (wake < 0 || wake > e->reset_ms + 3600 * 1000) {
+            wake = e->reset_ms + 3600 * 1000;
+        }
+        int timeout = wake > now ? (int)(wake - now) : 0;
         int r = poll(pfd, npfd, timeout);
         if (r < 0 && errno != EINTR) {
             log_msg(LOGL_ERR, "IO: poll: %s", strerror(errno));
@@ -869,6 +1325,7 @@ int engine_run(struct engine *e)
             break;
         }
         now = mono_ms();
+        hourly_reset(e, now);
         if (e->syncing) {
             if (res_slot >= 0 && pfd[res_slot].revents != 0) {
                 struct resolver_result *res = malloc(sizeof(*res));
@@ -911,8 +1368,12 @@ int engine_run(struct engine *e)
         }
         for (unsigned i = 1; i < nserve; i++) {
             if (pfd[i].revents != 0) {
-                serve_plain(pfd[i].fd, &e->plain, e->clk, &e->snap, WORKER_BATCH);
+                serve_plain(pfd[i].fd, &e->plain, e->clk, &e->snap, WORKER_BATCH, control_sink,
+                            e);
             }
+        }
+        if (ctl_slot >= 0 && pfd[ctl_slot].revents != 0) {
+            control_readable(e);
         }
     }
     if (e->exit_status != 0) {
@@ -945,6 +1406,12 @@ void engine_free(struct engine *e)
         }
     }
     resolver_stop(e->resolver);
+    control_free(e->control);
+    for (int i = 0; i < 2; i++) {
+        if (e->ctl_pair[i] >= 0) {
+            close(e->ctl_pair[i]);
+        }
+    }
     if (e->stop_pipe[0] >= 0) {
         close(e->stop_pipe[0]);
     }

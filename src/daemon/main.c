@@ -190,7 +190,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         case 'V':
-            printf("stratumd 0.1.0\n");
+            printf("stratumd %s\n", STRATUM_VERSION);
             return 0;
         default:
             usage(stderr);

@@ -9,6 +9,7 @@
 #define STRATUM_SERVER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,10 @@ enum server_counter {
     CNT_PROCESSED,      /* ss_processed: answered with time */
     CNT_TRUNCATED,      /* longer than the receive buffer */
     CNT_SENDERR,        /* reply could not be sent */
+    CNT_CONTROL,        /* control (mode 6) requests passed to the engine */
+    CNT_V1_CLIENT,      /* ss_ver1client: NTPv1 requests answered as client requests */
+    CNT_V1_ZERO,        /* ss_ver1zero: NTPv1 with mode 0 */
+    CNT_V1_SYMM,        /* ss_ver1symm: NTPv1 symmetric active */
     CNT_MODE_FIRST,     /* 8 counters: by mode */
     CNT_VERSION_FIRST = CNT_MODE_FIRST + 8, /* 8 counters: by version */
     CNT_PKT_FIRST = CNT_VERSION_FIRST + 8,  /* decoder rejects by pkt_reason */
@@ -48,15 +53,17 @@ struct server_counters {
 
 struct server_ctx {
     const struct acl *acl;
-    struct rl_table *rl;        /* owned by this context */
+    struct rl_table *rl;        /* owned by this context: rate limits and client list */
+    bool monitor;               /* record every client (the MRU list), not only limited ones */
     struct server_counters cnt;
     struct rng_fast rng;
     int8_t precision;
 };
 
-/* Prepares a context: allocates its rate table (entries slots). Returns 0 or -1. */
+/* Prepares a context: allocates its rate table (entries slots). monitor: keep the client
+ * list of every source (`disable monitor` turns it off). Returns 0 or -1. */
 int server_ctx_init(struct server_ctx *s, const struct acl *acl, const struct rl_config *rl,
-                    uint32_t rl_entries, int8_t precision);
+                    uint32_t rl_entries, int8_t precision, bool monitor);
 void server_ctx_free(struct server_ctx *s);
 
 /* What the receive path knows about a datagram beyond its bytes. */
@@ -68,10 +75,18 @@ enum server_rx_flag {
 /* Handles one datagram of len octets from src/src_port with rx_flags (enum
  * server_rx_flag), received at rx (this clock's time, NTP format), at monotonic now_ms,
  * against system state sys. Writes the reply into out (cap) and returns its length, 0
- * when nothing is to be sent. */
+ * when nothing is to be sent. A control (mode 6) request that access control lets
+ * through sets *control (may be NULL: then it is declined) and gets no reply here: the
+ * caller passes it to the engine's control path. */
 size_t server_handle(struct server_ctx *s, const struct srv_sys *sys, const uint8_t *req,
                      size_t len, unsigned rx_flags, const struct net_addr *src,
-                     uint16_t src_port, ntp_ts_t rx, int64_t now_ms, uint8_t *out, size_t cap);
+                     uint16_t src_port, ntp_ts_t rx, int64_t now_ms, uint8_t *out, size_t cap,
+                     bool *control);
+
+/* Whether src may send control (mode 6) queries under restrict flags `flags`: not
+ * `noquery`, and this host itself unless a restrict line (or `restrict default`) covers
+ * the address (DESIGN: control from localhost by default, others when configured). */
+bool server_query_allowed(uint32_t flags, const struct net_addr *src);
 
 /* Adds one more to counter i. */
 static inline void server_count(struct server_ctx *s, unsigned i)

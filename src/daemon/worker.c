@@ -5,6 +5,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ struct worker {
     int fds[WORKER_MAX_FDS];
     unsigned nfds;
     int stop_fd;
+    int ctl_fd;
     struct clk *clk;
     const struct snapshot *snap;
     struct server_ctx ctx;
@@ -70,9 +72,10 @@ static void stamp_xmt(struct clk *clk, uint8_t *reply, struct server_ctx *ctx)
                   (uint32_t)rng_fast_u64(&ctx->rng));
 }
 
-struct worker *worker_new(int id, const int *fds, unsigned nfds, int stop_fd, struct clk *clk,
-                          const struct snapshot *snap, const struct acl *acl,
-                          const struct rl_config *rl, uint32_t rl_entries, int8_t precision)
+struct worker *worker_new(int id, const int *fds, unsigned nfds, int stop_fd, int ctl_fd,
+                          struct clk *clk, const struct snapshot *snap, const struct acl *acl,
+                          const struct rl_config *rl, uint32_t rl_entries, int8_t precision,
+                          bool monitor)
 {
     if (nfds > WORKER_MAX_FDS) {
         return NULL;
@@ -85,9 +88,10 @@ struct worker *worker_new(int id, const int *fds, unsigned nfds, int stop_fd, st
     memcpy(w->fds, fds, nfds * sizeof(int));
     w->nfds = nfds;
     w->stop_fd = stop_fd;
+    w->ctl_fd = ctl_fd;
     w->clk = clk;
     w->snap = snap;
-    if (server_ctx_init(&w->ctx, acl, rl, rl_entries, precision) != 0) {
+    if (server_ctx_init(&w->ctx, acl, rl, rl_entries, precision, monitor) != 0) {
         free(w);
         return NULL;
     }
@@ -97,6 +101,35 @@ struct worker *worker_new(int id, const int *fds, unsigned nfds, int stop_fd, st
         w->siov[i].iov_base = w->sbuf[i];
     }
     return w;
+}
+
+/* Fills a forward record for a control datagram. */
+static bool make_fwd(struct ctl_fwd *f, int fd, const struct sockaddr_storage *from,
+                     socklen_t fromlen, const struct udp_rxinfo *info, const uint8_t *buf,
+                     size_t len)
+{
+    if (len > sizeof(f->buf) || fromlen > sizeof(f->from)) {
+        return false;
+    }
+    f->fd = fd;
+    f->fromlen = fromlen;
+    memcpy(&f->from, from, fromlen);
+    f->info = *info;
+    f->len = (uint16_t)len;
+    memcpy(f->buf, buf, len);
+    return true;
+}
+
+/* Queues a control datagram for the engine; a full queue drops it. */
+static void forward(struct worker *w, int fd, const struct sockaddr_storage *from,
+                    socklen_t fromlen, const struct udp_rxinfo *info, const uint8_t *buf,
+                    size_t len)
+{
+    struct ctl_fwd f;
+    if (!make_fwd(&f, fd, from, fromlen, info, buf, len) ||
+        send(w->ctl_fd, &f, offsetof(struct ctl_fwd, buf) + f.len, MSG_DONTWAIT) < 0) {
+        server_count(&w->ctx, CNT_SENDERR);
+    }
 }
 
 static void serve_batch(struct worker *w, int fd)
@@ -137,9 +170,13 @@ static void serve_batch(struct worker *w, int fd)
             unsigned fl = ((m->msg_flags & MSG_TRUNC) != 0 || len > PKT_MAX_LEN
                                ? SERVER_RX_TRUNCATED : 0u) |
                           (info.to_multicast ? SERVER_RX_TO_GROUP : 0u);
+            bool control;
             size_t out = server_handle(&w->ctx, &sys, w->rbuf[i], len, fl, &src, port,
                                        rx_time(w->clk, &info), now, w->sbuf[nout],
-                                       PKT_HEADER_LEN);
+                                       PKT_HEADER_LEN, &control);
+            if (control) {
+                forward(w, fd, &w->raddr[i], m->msg_namelen, &info, w->rbuf[i], len);
+            }
             if (out == 0) {
                 continue;
             }
@@ -248,7 +285,7 @@ struct server_ctx *worker_ctx(struct worker *w)
 }
 
 void serve_plain(int fd, struct server_ctx *ctx, struct clk *clk, const struct snapshot *snap,
-                 unsigned budget)
+                 unsigned budget, ctl_sink_fn sink, void *sink_arg)
 {
     uint8_t buf[RECV_BUF];
     uint8_t reply[PKT_HEADER_LEN];
@@ -287,8 +324,16 @@ void serve_plain(int fd, struct server_ctx *ctx, struct clk *clk, const struct s
         unsigned fl = ((m.msg_flags & MSG_TRUNC) != 0 || (size_t)n > PKT_MAX_LEN
                            ? SERVER_RX_TRUNCATED : 0u) |
                       (info.to_multicast ? SERVER_RX_TO_GROUP : 0u);
+        bool control;
         size_t out = server_handle(ctx, &sys, buf, (size_t)n, fl, &src, port,
-                                   rx_time(clk, &info), mono_ms(), reply, sizeof(reply));
+                                   rx_time(clk, &info), mono_ms(), reply, sizeof(reply),
+                                   sink != NULL ? &control : NULL);
+        if (sink != NULL && control) {
+            struct ctl_fwd f;
+            if (make_fwd(&f, fd, &from, m.msg_namelen, &info, buf, (size_t)n)) {
+                sink(sink_arg, &f);
+            }
+        }
         if (out == 0) {
             continue;
         }

@@ -508,7 +508,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("stratum 0.1.0\n");
+        printf("stratum %s\n", STRATUM_VERSION);
         return EXIT_OK;
     }
     if (plat_init() != 0) {

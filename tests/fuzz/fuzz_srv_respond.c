@@ -6,6 +6,7 @@
  * or 2 with the request's version and origin = the request's transmit timestamp.
  */
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ static void setup(void)
     acl.default4 = ACL_LIMITED | ACL_KOD;
     acl.default6 = ACL_LIMITED | ACL_KOD;
     acl_finish(&acl);
-    if (server_ctx_init(&ctx, &acl, &rl, 256, -20) != 0) {
+    if (server_ctx_init(&ctx, &acl, &rl, 256, -20, true) != 0) {
         abort();
     }
     ready = 1;
@@ -55,8 +56,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     src.bytes[3] = (uint8_t)(size & 7);     /* a few sources, so limits are reached */
     uint16_t port = (size / 4) % 2 == 0 ? 123 : 40000;
     now_ms += 250;
+    bool control = false;
     size_t n = server_handle(&ctx, &sys, data, size, 0, &src, port,
-                             UINT64_C(0xe8b0001000000000), now_ms, out, sizeof(out));
+                             UINT64_C(0xe8b0001000000000), now_ms, out, sizeof(out), &control);
+    if (control) {
+        /* Handed to the control path: mode 6, and no reply from here. */
+        if (n != 0 || size < 1 || (data[0] & 7) != 6) {
+            abort();
+        }
+        return 0;
+    }
     if (n == 0) {
         return 0;
     }

@@ -37,6 +37,12 @@ struct rec {
     char msg[REC_MAX][512];
 };
 
+/* Restrict flags as the lines said them (ACL_CONFIGURED marks every configured rule). */
+static uint32_t fl(uint32_t flags)
+{
+    return flags & ~(uint32_t)ACL_CONFIGURED;
+}
+
 static void record(void *arg, const char *msg)
 {
     struct rec *r = arg;
@@ -193,8 +199,8 @@ static void test_init_defaults(void **state)
     assert_string_equal(c->pidfile, "");
     assert_string_equal(c->logfile, "");
     assert_int_equal(c->acl.n_rules, 0);
-    assert_int_equal(c->acl.default4, 0);
-    assert_int_equal(c->acl.default6, 0);
+    assert_int_equal(fl(c->acl.default4), 0);
+    assert_int_equal(fl(c->acl.default6), 0);
     assert_int_equal(c->rl.average_log2, RL_DEFAULT_AVERAGE_LOG2);
     assert_int_equal(c->rl.average_log2, 3);
     assert_int_equal(c->rl.minimum_s, RL_DEFAULT_MINIMUM_S);
@@ -487,9 +493,9 @@ static void test_restrict_prefix_equals_mask(void **state)
     /* Longest prefix first. */
     assert_int_equal(a->acl.rules[0].prefix_len, 32);
     assert_int_equal(a->acl.rules[0].net.family, NET_IPV6);
-    assert_int_equal(a->acl.rules[0].flags, ACL_NOQUERY);
+    assert_int_equal(fl(a->acl.rules[0].flags), ACL_NOQUERY);
     assert_int_equal(a->acl.rules[1].prefix_len, 24);
-    assert_int_equal(a->acl.rules[1].flags, ACL_NOMODIFY | ACL_NOTRAP);
+    assert_int_equal(fl(a->acl.rules[1].flags), ACL_NOMODIFY | ACL_NOTRAP);
     struct net_addr n = addr("192.168.1.0");
     assert_memory_equal(a->acl.rules[1].net.bytes, n.bytes, 16);
 
@@ -499,8 +505,8 @@ static void test_restrict_prefix_equals_mask(void **state)
     conf_finish(a);
     struct net_addr in = addr("192.168.1.77");
     struct net_addr out = addr("192.168.2.1");
-    assert_int_equal(acl_match(&a->acl, &in), ACL_NOSERVE);
-    assert_int_equal(acl_match(&a->acl, &out), 0);
+    assert_int_equal(fl(acl_match(&a->acl, &in)), ACL_NOSERVE);
+    assert_int_equal(fl(acl_match(&a->acl, &out)), 0);
     free_conf(a, r1);
     free_conf(b, r2);
 }
@@ -519,26 +525,26 @@ static void test_restrict_host_bits_and_hosts(void **state)
     conf_finish(c);
     assert_int_equal(c->acl.n_rules, 5);
     assert_int_equal(c->acl.rules[0].prefix_len, 128);
-    assert_int_equal(c->acl.rules[0].flags, 0);
+    assert_int_equal(fl(c->acl.rules[0].flags), 0);
     assert_int_equal(c->acl.rules[1].prefix_len, 32);
-    assert_int_equal(c->acl.rules[1].flags, 0);
+    assert_int_equal(fl(c->acl.rules[1].flags), 0);
     assert_int_equal(c->acl.rules[2].prefix_len, 10);
-    assert_int_equal(c->acl.rules[2].flags, ACL_IGNORE);
+    assert_int_equal(fl(c->acl.rules[2].flags), ACL_IGNORE);
     assert_int_equal(c->acl.rules[3].prefix_len, 8);
-    assert_int_equal(c->acl.rules[3].flags, ACL_KOD);
+    assert_int_equal(fl(c->acl.rules[3].flags), ACL_KOD);
     struct net_addr ten = addr("10.0.0.0");
     assert_memory_equal(c->acl.rules[3].net.bytes, ten.bytes, 16);
     assert_int_equal(c->acl.rules[4].prefix_len, 0);
-    assert_int_equal(c->acl.rules[4].flags, ACL_LIMITED);
+    assert_int_equal(fl(c->acl.rules[4].flags), ACL_LIMITED);
 
     struct net_addr x = addr("10.200.0.1");
-    assert_int_equal(acl_match(&c->acl, &x), ACL_KOD);
+    assert_int_equal(fl(acl_match(&c->acl, &x)), ACL_KOD);
     x = addr("127.0.0.1");
-    assert_int_equal(acl_match(&c->acl, &x), 0);
+    assert_int_equal(fl(acl_match(&c->acl, &x)), 0);
     x = addr("203.0.113.9");
-    assert_int_equal(acl_match(&c->acl, &x), ACL_LIMITED);
+    assert_int_equal(fl(acl_match(&c->acl, &x)), ACL_LIMITED);
     x = addr("fe80::1234");
-    assert_int_equal(acl_match(&c->acl, &x), ACL_IGNORE);
+    assert_int_equal(fl(acl_match(&c->acl, &x)), ACL_IGNORE);
     assert_int_equal(c->n_warnings, 0);
     free_conf(c, r);
 }
@@ -558,7 +564,7 @@ static void test_restrict_ipv4_mapped(void **state)
     assert_int_equal(c->acl.n_rules, 4);
     assert_int_equal(c->acl.rules[0].net.family, NET_IPV4);
     assert_int_equal(c->acl.rules[0].prefix_len, 32);
-    assert_int_equal(c->acl.rules[0].flags, ACL_KOD);
+    assert_int_equal(fl(c->acl.rules[0].flags), ACL_KOD);
     for (unsigned i = 1; i < 3; i++) {
         assert_int_equal(c->acl.rules[i].net.family, NET_IPV4);
         assert_int_equal(c->acl.rules[i].prefix_len, 24);
@@ -566,20 +572,20 @@ static void test_restrict_ipv4_mapped(void **state)
     assert_int_equal(c->acl.rules[3].net.family, NET_IPV4);
     assert_int_equal(c->acl.rules[3].prefix_len, 10);
     struct net_addr a = addr("192.0.2.9");
-    assert_int_equal(acl_match(&c->acl, &a), ACL_NOSERVE);
+    assert_int_equal(fl(acl_match(&c->acl, &a)), ACL_NOSERVE);
     a = addr("198.51.100.7");
-    assert_int_equal(acl_match(&c->acl, &a), ACL_KOD);
+    assert_int_equal(fl(acl_match(&c->acl, &a)), ACL_KOD);
     a = addr("203.0.113.1");
-    assert_int_equal(acl_match(&c->acl, &a), ACL_IGNORE);
+    assert_int_equal(fl(acl_match(&c->acl, &a)), ACL_IGNORE);
     a = addr("100.127.0.1");
-    assert_int_equal(acl_match(&c->acl, &a), ACL_LIMITED);
+    assert_int_equal(fl(acl_match(&c->acl, &a)), ACL_LIMITED);
 
     /* The plain IPv4 form names the same rule. */
     load_ok(c, "restrict 192.0.2.0/24 version\n");
     assert_int_equal(c->acl.n_rules, 4);
     conf_finish(c);
     a = addr("192.0.2.9");
-    assert_int_equal(acl_match(&c->acl, &a), ACL_VERSION);
+    assert_int_equal(fl(acl_match(&c->acl, &a)), ACL_VERSION);
     free_conf(c, r);
 }
 
@@ -590,17 +596,17 @@ static void test_restrict_defaults_by_family(void **state)
     (void)state;
 
     load_ok(c, "restrict default limited kod\n");
-    assert_int_equal(c->acl.default4, ACL_LIMITED | ACL_KOD);
-    assert_int_equal(c->acl.default6, ACL_LIMITED | ACL_KOD);
+    assert_int_equal(fl(c->acl.default4), ACL_LIMITED | ACL_KOD);
+    assert_int_equal(fl(c->acl.default6), ACL_LIMITED | ACL_KOD);
     load_ok(c, "restrict -4 default noserve\n");
-    assert_int_equal(c->acl.default4, ACL_NOSERVE);
-    assert_int_equal(c->acl.default6, ACL_LIMITED | ACL_KOD);
+    assert_int_equal(fl(c->acl.default4), ACL_NOSERVE);
+    assert_int_equal(fl(c->acl.default6), ACL_LIMITED | ACL_KOD);
     load_ok(c, "restrict -6 default ignore\n");
-    assert_int_equal(c->acl.default4, ACL_NOSERVE);
-    assert_int_equal(c->acl.default6, ACL_IGNORE);
+    assert_int_equal(fl(c->acl.default4), ACL_NOSERVE);
+    assert_int_equal(fl(c->acl.default6), ACL_IGNORE);
     load_ok(c, "restrict default\n");
-    assert_int_equal(c->acl.default4, 0);
-    assert_int_equal(c->acl.default6, 0);
+    assert_int_equal(fl(c->acl.default4), 0);
+    assert_int_equal(fl(c->acl.default6), 0);
     assert_int_equal(c->acl.n_rules, 0);
 
     /* -4 / -6 before an address of that family. */
@@ -609,8 +615,8 @@ static void test_restrict_defaults_by_family(void **state)
     conf_finish(c);
     struct net_addr v4 = addr("198.51.100.1");
     struct net_addr v6 = addr("2001:db9::1");
-    assert_int_equal(acl_match(&c->acl, &v4), 0);
-    assert_int_equal(acl_match(&c->acl, &v6), 0);
+    assert_int_equal(fl(acl_match(&c->acl, &v4)), 0);
+    assert_int_equal(fl(acl_match(&c->acl, &v6)), 0);
     assert_int_equal(c->n_warnings, 0);
     free_conf(c, r);
 }
@@ -641,7 +647,7 @@ static void test_restrict_every_flag(void **state)
         snprintf(one, sizeof(one), "restrict 192.0.2.1 %s\n", flags[i].word);
         load_ok(c, one);
         assert_int_equal(c->acl.n_rules, 1);
-        assert_int_equal(c->acl.rules[0].flags, flags[i].flag);
+        assert_int_equal(fl(c->acl.rules[0].flags), flags[i].flag);
         assert_int_equal(c->n_warnings, 0);
         free_conf(c, r);
         strcat(line, " ");
@@ -652,8 +658,8 @@ static void test_restrict_every_flag(void **state)
     struct rec *r;
     struct conf *c = new_conf(&r);
     load_ok(c, line);
-    assert_int_equal(c->acl.default4, all);
-    assert_int_equal(c->acl.default6, all);
+    assert_int_equal(fl(c->acl.default4), all);
+    assert_int_equal(fl(c->acl.default6), all);
     assert_int_equal(c->n_warnings, 0);
     free_conf(c, r);
 }
@@ -671,11 +677,11 @@ static void test_restrict_accepted_but_ignored(void **state)
     assert_int_equal(c->n_warnings, 4);
     assert_int_equal(r->n, 4);
     /* restrict source creates no rule; the other flags of those lines still count. */
-    assert_int_equal(c->acl.default4, ACL_KOD | ACL_LIMITED);
+    assert_int_equal(fl(c->acl.default4), ACL_KOD | ACL_LIMITED);
     assert_int_equal(c->acl.n_rules, 2);
     conf_finish(c);
     struct net_addr a = addr("192.0.2.5");
-    assert_int_equal(acl_match(&c->acl, &a), ACL_NOQUERY);
+    assert_int_equal(fl(acl_match(&c->acl, &a)), ACL_NOQUERY);
     assert_memory_equal(r->msg[0], "test.conf:1: ", 13);
     assert_memory_equal(r->msg[1], "test.conf:2: ", 13);
     assert_non_null(strstr(r->msg[1], "flake"));
@@ -845,7 +851,7 @@ static void test_unimplemented_directives_warn(void **state)
         "tos orphan 5",
         "tinker allan 1500",
         "enable calibrate",
-        "disable monitor",
+        "disable kernel",
         "broadcast 192.0.2.255",
         "broadcastclient",
         "broadcastdelay 0.004",
@@ -1124,7 +1130,7 @@ static void test_error_too_many_words(void **state)
     struct rec *r;
     struct conf *c = new_conf(&r);
     load_ok(c, text);
-    assert_int_equal(c->acl.default4, ACL_KOD);
+    assert_int_equal(fl(c->acl.default4), ACL_KOD);
     free_conf(c, r);
 
     text[strlen(text) - 1] = '\0';
@@ -1477,16 +1483,16 @@ static void test_debian_ntpsec_config(void **state)
         assert_int_equal(c->sources[i].flags, CONF_SRC_IBURST);
     }
     uint32_t def = ACL_KOD | ACL_NOMODIFY | ACL_NOPEER | ACL_NOQUERY | ACL_LIMITED;
-    assert_int_equal(c->acl.default4, def);
-    assert_int_equal(c->acl.default6, def);
+    assert_int_equal(fl(c->acl.default4), def);
+    assert_int_equal(fl(c->acl.default6), def);
     conf_finish(c);
     assert_int_equal(c->acl.n_rules, 2);
     struct net_addr lo4 = addr("127.0.0.1");
     struct net_addr lo6 = addr("::1");
     struct net_addr other = addr("192.0.2.1");
-    assert_int_equal(acl_match(&c->acl, &lo4), 0);
-    assert_int_equal(acl_match(&c->acl, &lo6), 0);
-    assert_int_equal(acl_match(&c->acl, &other), def);
+    assert_int_equal(fl(acl_match(&c->acl, &lo4)), 0);
+    assert_int_equal(fl(acl_match(&c->acl, &lo6)), 0);
+    assert_int_equal(fl(acl_match(&c->acl, &other)), def);
     assert_int_equal(c->n_listen, 2); /* wildcards, port 123 */
     free_conf(c, r);
 }
@@ -1531,23 +1537,24 @@ static void test_classic_ntpd_config(void **state)
     }
     assert_int_equal(rc, 0);
     /* leapfile statsdir statistics 3 x filegen, fudge, restrict source, keys trustedkey
-     * controlkey requestkey disable. */
-    assert_int_equal(c->n_warnings, 13);
+     * controlkey requestkey. `disable monitor` is implemented. */
+    assert_int_equal(c->n_warnings, 12);
+    assert_false(c->monitor);
     assert_int_equal(c->n_sources, 4);
     assert_string_equal(c->sources[0].host, "0.pool.ntp.org");
     assert_int_equal(c->sources[0].kind, CONF_SRC_SERVER);
     assert_int_equal(c->sources[2].kind, CONF_SRC_POOL);
     uint32_t def = ACL_KOD | ACL_NOTRAP | ACL_NOMODIFY | ACL_NOPEER | ACL_NOQUERY | ACL_LIMITED;
-    assert_int_equal(c->acl.default4, def);
-    assert_int_equal(c->acl.default6, def);
+    assert_int_equal(fl(c->acl.default4), def);
+    assert_int_equal(fl(c->acl.default6), def);
     conf_finish(c);
     assert_int_equal(c->acl.n_rules, 3);
     struct net_addr lan = addr("192.168.1.20");
-    assert_int_equal(acl_match(&c->acl, &lan), ACL_NOMODIFY | ACL_NOTRAP);
+    assert_int_equal(fl(acl_match(&c->acl, &lan)), ACL_NOMODIFY | ACL_NOTRAP);
     struct net_addr lo = addr("127.0.0.1");
-    assert_int_equal(acl_match(&c->acl, &lo), 0);
+    assert_int_equal(fl(acl_match(&c->acl, &lo)), 0);
     struct net_addr far = addr("2001:db8::1");
-    assert_int_equal(acl_match(&c->acl, &far), def);
+    assert_int_equal(fl(acl_match(&c->acl, &far)), def);
     free_conf(c, r);
 }
 
@@ -1612,7 +1619,7 @@ static void test_bug_restrict_ntpd_flags(void **state)
         print_error("BUG: %s\n", err);
     }
     assert_int_equal(rc, 0);
-    assert_int_equal(c->acl.default4, ACL_KOD | ACL_LIMITED | ACL_NOMODIFY);
+    assert_int_equal(fl(c->acl.default4), ACL_KOD | ACL_LIMITED | ACL_NOMODIFY);
     assert_int_equal(c->acl.n_rules, 1);
     assert_int_equal(c->n_warnings, 2);
     free_conf(c, r);
@@ -1665,14 +1672,53 @@ static void test_bug_restrict_ipv4_mapped_with_mask(void **state)
     assert_int_equal(c->acl.n_rules, 1);
     assert_int_equal(c->acl.rules[0].net.family, NET_IPV4);
     assert_int_equal(c->acl.rules[0].prefix_len, 8);
-    assert_int_equal(c->acl.rules[0].flags, ACL_IGNORE);
+    assert_int_equal(fl(c->acl.rules[0].flags), ACL_IGNORE);
     free_conf(c, r);
+}
+
+/* Every configured rule and default carries ACL_CONFIGURED; the built-in default not. */
+static void test_restrict_marks_configured(void **state)
+{
+    (void)state;
+    struct rec *r;
+    struct conf *c = new_conf(&r);
+    conf_finish(c);
+    struct net_addr x = addr("192.0.2.1");
+    assert_int_equal(acl_match(&c->acl, &x), 0);
+    free_conf(c, r);
+    c = new_conf(&r);
+    load_ok(c, "restrict -4 default noquery\nrestrict 192.0.2.0/24\n");
+    conf_finish(c);
+    assert_int_equal(acl_match(&c->acl, &x), ACL_CONFIGURED);
+    struct net_addr y = addr("198.51.100.1");
+    assert_int_equal(acl_match(&c->acl, &y), ACL_CONFIGURED | ACL_NOQUERY);
+    struct net_addr z = addr("2001:db8::1");
+    assert_int_equal(acl_match(&c->acl, &z), 0);
+    free_conf(c, r);
+}
+
+static void test_enable_disable(void **state)
+{
+    (void)state;
+    struct rec *r;
+    struct conf *c = new_conf(&r);
+    assert_true(c->monitor);
+    load_ok(c, "disable monitor\n");
+    assert_false(c->monitor);
+    load_ok(c, "enable monitor calibrate\n");
+    assert_true(c->monitor);
+    assert_int_equal(r->n, 1); /* calibrate: not implemented */
+    free_conf(c, r);
+    expect_error("disable\n", 1, "expected a flag");
+    expect_error("enable monitor telepathy\n", 1, "'telepathy'");
 }
 
 int main(void)
 {
 #define T(f) cmocka_unit_test_teardown(f, cleanup)
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_enable_disable),
+        cmocka_unit_test(test_restrict_marks_configured),
         T(test_init_defaults),
         T(test_finish_adds_wildcards),
         T(test_finish_keeps_configured_listen),

@@ -59,15 +59,30 @@ static void decode_rejects(void **state)
     memcpy(big, b, 12);
     assert_int_equal(ctl_decode(big, CTL_HEADER_LEN + 472, &m), CTL_BAD_COUNT);
 
-    /* 8 stray octets after the data: no MAC has that shape */
+    /* Anything after the padded data (a MAC, or junk) is ignored and measured. */
     memcpy(b, ntpq_readvar, 12);
     b[11] = 4;
-    assert_int_equal(ctl_decode(b, 24, &m), CTL_BAD_TRAILER);
-    /* a MAC: key ID + 16 octets after padding to 8 */
+    assert_int_equal(ctl_decode(b, 24, &m), CTL_OK);
+    assert_int_equal(m.trailer, 8);
     assert_int_equal(ctl_decode(b, 16 + 20, &m), CTL_OK);
     assert_int_equal(m.trailer, 20);
-    assert_int_equal(ctl_decode(b, 16 + 24, &m), CTL_OK);
-    assert_int_equal(m.trailer, 24);
+    assert_int_equal(ctl_check_request(&m), CTL_OK);
+    /* A length that is not a multiple of 4: "bad format" (the header is still read). */
+    assert_int_equal(ctl_decode(b, 17, &m), CTL_OK);
+    assert_int_equal(ctl_check_request(&m), CTL_BAD_ALIGN);
+    assert_int_equal(ctl_check_response(&m), CTL_BAD_ALIGN);
+    /* A response must hold its padded data. */
+    b[11] = 3;
+    assert_int_equal(ctl_decode(b, 15, &m), CTL_OK);
+    assert_int_equal(ctl_check_response(&m), CTL_BAD_ALIGN);
+    assert_int_equal(ctl_decode(b, 16, &m), CTL_OK);
+    assert_int_equal(ctl_check_response(&m), CTL_OK);
+    /* count beyond the datagram still fills the header (for the error reply). */
+    b[11] = 40;
+    b[3] = 9;
+    assert_int_equal(ctl_decode(b, 16, &m), CTL_BAD_COUNT);
+    assert_int_equal(m.seq, 9);
+    assert_int_equal(m.opcode, CTL_OP_READVAR);
 
     /* request checks */
     memcpy(b, ntpq_readvar, 12);
@@ -242,20 +257,56 @@ static void reassembly_refuses_hostile_fragments(void **state)
 static void text_layout(void **state)
 {
     (void)state;
-    char buf[256];
+    char buf[512];
     struct ctl_text t;
     ctl_text_init(&t, buf, sizeof(buf));
     ctl_text_add(&t, "version", NULL);
     ctl_text_add(&t, "stratum", "%d", 2);
     ctl_text_add(&t, "offset", "%.6f", -0.25);
     assert_string_equal(buf, "version, stratum=2, offset=-0.250000");
-    /* A long item goes to a new line: ",\r\n" instead of ", ". */
-    ctl_text_str(&t, "name", "0123456789012345678901234567890123456789012345");
+    /* An item that would take the line to 72 characters goes to a new one. */
+    ctl_text_str(&t, "name", "0123456789012345678901234567890");
     assert_string_equal(buf, "version, stratum=2, offset=-0.250000,\r\n"
-                             "name=\"0123456789012345678901234567890123456789012345\"");
-    ctl_text_add(&t, "x", "%d", 1);
-    assert_int_equal(t.line, strlen("version, stratum=2, offset=-0.250000,\r\n"));
+                             "name=\"0123456789012345678901234567890\"");
+    assert_int_equal(t.line, 38);
     assert_false(t.overflow);
+
+    /* NTPsec 1.2.2's default system variables, laid out byte for byte as it sends them. */
+    ctl_text_init(&t, buf, sizeof(buf));
+    ctl_text_add(&t, "leap", "%d", 3);
+    ctl_text_add(&t, "stratum", "%d", 16);
+    ctl_text_add(&t, "precision", "%d", -24);
+    ctl_text_add(&t, "rootdelay", "%.3f", 0.0);
+    ctl_text_add(&t, "rootdisp", "%.3f", 0.135);
+    ctl_text_add(&t, "refid", "%s", "INIT");
+    ctl_text_add(&t, "reftime", "%s", "0x00000000.00000000");
+    ctl_text_add(&t, "tc", "%d", 0);
+    ctl_text_add(&t, "peer", "%d", 0);
+    ctl_text_add(&t, "offset", "%.6f", 0.0);
+    ctl_text_add(&t, "frequency", "%.6f", 0.0);
+    ctl_text_add(&t, "sys_jitter", "%.6f", 0.0);
+    ctl_text_add(&t, "clk_jitter", "%.6f", 0.00006);
+    ctl_text_add(&t, "clock", "%s", "0xeec068c5.9f1ca48b");
+    ctl_text_str(&t, "processor", "x86_64");
+    ctl_text_str(&t, "system", "Linux/6.18.44-fc-v1300");
+    ctl_text_str(&t, "version", "ntpd ntpsec-1.2.2");
+    ctl_text_add(&t, "clk_wander", "%.6f", 0.0);
+    ctl_text_add(&t, "mintc", "%d", 0);
+    ctl_text_finish(&t);
+    static const char want[] =
+        "leap=3, stratum=16, precision=-24, rootdelay=0.000, rootdisp=0.135,\r\n"
+        "refid=INIT, reftime=0x00000000.00000000, tc=0, peer=0, offset=0.000000,\r\n"
+        "frequency=0.000000, sys_jitter=0.000000, clk_jitter=0.000060,\r\n"
+        "clock=0xeec068c5.9f1ca48b, processor=\"x86_64\",\r\n"
+        "system=\"Linux/6.18.44-fc-v1300\", version=\"ntpd ntpsec-1.2.2\",\r\n"
+        "clk_wander=0.000000, mintc=0\r\n";
+    assert_string_equal(buf, want);
+    assert_int_equal(t.len, 346);
+
+    /* An empty list stays empty. */
+    ctl_text_init(&t, buf, sizeof(buf));
+    ctl_text_finish(&t);
+    assert_int_equal(t.len, 0);
 
     /* Quotes inside a string, control characters. */
     ctl_text_init(&t, buf, sizeof(buf));

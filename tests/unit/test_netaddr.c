@@ -352,6 +352,25 @@ static void test_mask_prefix(void **state)
     assert_int_equal(net_mask_prefix(NULL), -1);
 }
 
+static void test_loopback(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {"127.0.0.1", "127.255.0.9", "::1"};
+    static const char *const no[] = {"128.0.0.1", "126.255.255.255", "::", "::2", "0.0.0.0",
+                                     "::ffff:127.0.0.1", "fe80::1", "10.0.0.1"};
+    struct net_addr a;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        assert_int_equal(net_addr_parse(yes[i], &a), 0);
+        assert_true(net_addr_is_loopback(&a));
+    }
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        assert_int_equal(net_addr_parse(no[i], &a), 0);
+        assert_false(net_addr_is_loopback(&a));
+    }
+    memset(&a, 0, sizeof(a));
+    assert_false(net_addr_is_loopback(&a));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,7 +378,7 @@ int main(void)
         cmocka_unit_test(test_ipv6_round_trip), cmocka_unit_test(test_ipv6_bytes),
         cmocka_unit_test(test_ipv6_invalid),    cmocka_unit_test(test_format_edges),
         cmocka_unit_test(test_match_ipv4),      cmocka_unit_test(test_match_ipv6),
-        cmocka_unit_test(test_mask_prefix),
+        cmocka_unit_test(test_mask_prefix),     cmocka_unit_test(test_loopback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
