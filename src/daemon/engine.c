@@ -26,6 +26,7 @@
 #include "daemon/control.h"
 #include "daemon/driftfile.h"
 #include "daemon/status.h"
+#include "daemon/statusbox.h"
 #include "daemon/resolver.h"
 #include "io/log.h"
 #include "io/plat.h"
@@ -111,6 +112,12 @@ struct engine {
     /* Counters at the last hourly reset (ntpq sysstats). */
     uint64_t cnt_reset[CNT_COUNT];
     int64_t reset_ms;
+
+    /* The status published for other threads (the HTTP listener), when one reads it. */
+    bool publish;
+    struct status_box box;
+    struct status pub;              /* scratch for filling it */
+    int64_t next_publish;
 };
 
 static int sig_pipe[2] = { -1, -1 };
@@ -519,6 +526,7 @@ struct engine *engine_new(const struct conf *conf, struct clk *clk, char *err, s
     e->clk = clk;
     e->stop_pipe[0] = e->stop_pipe[1] = -1;
     e->ctl_pair[0] = e->ctl_pair[1] = -1;
+    status_box_init(&e->box);
     uint16_t first_id = 0;
     if (rng_bytes(&first_id, sizeof(first_id)) != 0) {
         first_id = (uint16_t)getpid();
@@ -860,6 +868,17 @@ static void fill_status(void *arg, struct status *st)
             s->client_slots += rl_capacity(ctxs[i]->rl);
         }
     }
+}
+
+/* About once a second, a fresh status for the other threads. */
+static void publish_status(struct engine *e, int64_t now_ms)
+{
+    if (!e->publish || now_ms < e->next_publish) {
+        return;
+    }
+    fill_status(e, &e->pub);
+    status_box_put(&e->box, &e->pub);
+    e->next_publish = now_ms + 1000;
 }
 
 /* Every hour the "since reset" counters start again (ntpq sysstats, ntpd's sysstats). */
@@ -1317,6 +1336,9 @@ int engine_run(struct engine *e)
         if (wake < 0 || wake > e->reset_ms + 3600 * 1000) {
             wake = e->reset_ms + 3600 * 1000;
         }
+        if (e->publish && wake > e->next_publish) {
+            wake = e->next_publish;
+        }
         int timeout = wake > now ? (int)(wake - now) : 0;
         int r = poll(pfd, npfd, timeout);
         if (r < 0 && errno != EINTR) {
@@ -1326,6 +1348,7 @@ int engine_run(struct engine *e)
         }
         now = mono_ms();
         hourly_reset(e, now);
+        publish_status(e, now);
         if (e->syncing) {
             if (res_slot >= 0 && pfd[res_slot].revents != 0) {
                 struct resolver_result *res = malloc(sizeof(*res));
@@ -1407,6 +1430,7 @@ void engine_free(struct engine *e)
     }
     resolver_stop(e->resolver);
     control_free(e->control);
+    status_box_destroy(&e->box);
     for (int i = 0; i < 2; i++) {
         if (e->ctl_pair[i] >= 0) {
             close(e->ctl_pair[i]);
