@@ -20,6 +20,7 @@ PACKAGES=(
 	libcap-dev                                                   # stratumd: privilege drop
 	clang libclang-rt-14-dev                                     # fuzzers (-fsanitize=fuzzer, clang 14)
 	chrony ntpsec-ntpdig ntpsec-ntpdate tshark                   # interop peers and tools
+	monitoring-plugins-basic                                     # check_ntp_peer (mode 6 interop)
 	iproute2 util-linux python3 procps                           # ip netns, setpriv/taskset, ps
 	python3-jsonschema                                           # tests/tools: --json against docs/schema
 	gcc-mingw-w64-x86-64 wine64 wine                             # Windows cross build, tests under wine

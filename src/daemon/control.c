@@ -315,7 +315,9 @@ static const char *sys_name(unsigned i, char *buf, size_t size)
 static uint64_t cnt_of(const struct status_sys *s, int i, bool since_start)
 {
     if (i < 0) {
-        return (uint64_t)(since_start ? s->uptime : s->reset_age);
+        /* Whole seconds, at least 1: ntpq divides the counters by it. */
+        double t = ceil(since_start ? s->uptime : s->reset_age);
+        return t >= 1.0 ? (uint64_t)t : 1;
     }
     return since_start ? s->cnt[i] : s->cnt[i] - s->cnt_reset[i];
 }
@@ -425,13 +427,13 @@ static void put_sys(struct control *c, struct ctl_text *t, unsigned i)
         ctl_text_add(t, n, "%.6f", s->stepped);
         break;
     case SV_SS_UPTIME:
-        ctl_text_add(t, n, "%llu", (unsigned long long)s->uptime);
+        ctl_text_add(t, n, "%llu", (unsigned long long)cnt_of(s, -1, true));
         break;
     case SV_SS_NUMCTLREQ:
         ctl_text_add(t, n, "%llu", (unsigned long long)c->cnt.requests);
         break;
     case SV_IOSTATS_RESET:
-        ctl_text_add(t, n, "%llu", (unsigned long long)s->uptime);
+        ctl_text_add(t, n, "%llu", (unsigned long long)cnt_of(s, -1, true));
         break;
     case SV_IO_RECEIVED:
         ctl_text_add(t, n, "%llu", (unsigned long long)s->cnt[CNT_RECEIVED]);
