@@ -252,6 +252,8 @@ enum assoc_result assoc_receive(struct assoc *a, double now, const uint8_t *buf,
     }
     /* The server answered: it is reachable, even if unusable for time just now. */
     a->reach |= 1;
+    /* Reachable again: the count of silent polls starts over (ntpq's `unreach`). */
+    a->unreach = 0;
 
     /* Step 6: tests 6 and 7 (and maxdist, TEST11/BOGON14) before the sample is used;
      * test 12 (loop) here too, as the header says all it needs. */

@@ -412,6 +412,14 @@ char ctl_sel_tally(unsigned sel)
     return " x.-+#*o"[sel & 7u];
 }
 
+const char *ctl_sel_name(unsigned sel)
+{
+    static const char *const names[8] = {
+        "reject", "falsetick", "excess", "outlier", "candidate", "backup", "sys.peer", "pps.peer",
+    };
+    return names[sel & 7u];
+}
+
 const char *ctl_reason_name(enum ctl_reason r)
 {
     static const char *const names[CTL_REASON_COUNT] = {

@@ -264,6 +264,8 @@ uint16_t ctl_peer_status(uint8_t flags, enum ctl_sel sel, uint8_t count, uint8_t
 
 /* The tally character ntpq prints for a selection code (' ' x . - + # * o). */
 char ctl_sel_tally(unsigned sel);
+/* ntpq's name of a selection code ("reject", "falsetick", ..., "sys.peer", "pps.peer"). */
+const char *ctl_sel_name(unsigned sel);
 
 /* Short stable name, e.g. "count", "response-bits". */
 const char *ctl_reason_name(enum ctl_reason r);

@@ -437,7 +437,40 @@ struct discipline_action discipline_update_at(struct discipline *d, double now, 
     hist_push(d, now, d->corr, d->freq_set);
     d->first_done = true;
     d->updates++;
+    d->update_t = now;
+    d->update_corr = d->corr;
     act.kind = DISCIPLINE_FREQ;
+    act.freq_ppm = d->freq_set * 1e6;
+    return act;
+}
+
+struct discipline_action discipline_step_now(struct discipline *d, double now)
+{
+    struct discipline_action act = {DISCIPLINE_NONE, 0.0, d->freq_set * 1e6};
+    if (d->updates == 0 || !isfinite(now) || now < d->corr_t) {
+        return act;
+    }
+    advance(d, now);
+    /* What the phase term removed since the update: the correction beyond the frequency
+     * estimate's share. */
+    double removed = (d->corr - d->update_corr) - d->freq_est * (now - d->update_t);
+    double rest = d->offset_est - removed;
+    if (d->cfg.step_limit > 0.0 && d->stepped + fabs(rest) > d->cfg.step_limit) {
+        act.kind = DISCIPLINE_STEP_LIMIT;
+        act.step = rest;
+        return act;
+    }
+    d->corr += rest;
+    d->stepped += fabs(rest);
+    d->freq_set = d->freq_est;
+    d->corr_end = -1.0;
+    d->in_spike = false;
+    d->offset_est = 0.0;
+    d->update_t = now;
+    d->update_corr = d->corr;
+    hist_push(d, now, d->corr, d->freq_set);
+    act.kind = DISCIPLINE_STEP;
+    act.step = rest;
     act.freq_ppm = d->freq_set * 1e6;
     return act;
 }

@@ -91,6 +91,8 @@ struct discipline {
     bool in_spike;
     bool first_done; /* a correction (of any size) has been made: panic armed */
     unsigned updates;
+    double update_t;    /* monotonic s of the last update */
+    double update_corr; /* C(update_t) */
 };
 
 /* Starts the discipline at monotonic time now. With have_drift, drift_ppm (from the drift
@@ -128,6 +130,12 @@ double discipline_deadline(const struct discipline *d);
  * correction has run its course (now >= deadline), else DISCIPLINE_NONE. The accounting
  * assumes the new frequency took effect at the deadline itself. */
 struct discipline_action discipline_tick(struct discipline *d, double now);
+
+/* Steps now by the offset still to correct (the last estimate less what the phase term
+ * has removed since): `stratum ctl step`, chrony's makestep. Returns DISCIPLINE_STEP with
+ * it, DISCIPLINE_STEP_LIMIT when the total of steps would pass step_limit, or
+ * DISCIPLINE_NONE before the first update (no estimate). The frequency stays. */
+struct discipline_action discipline_step_now(struct discipline *d, double now);
 
 /* C(now): the correction applied since init, s (now at or after the last update). */
 double discipline_correction(const struct discipline *d, double now);

@@ -174,13 +174,28 @@ static int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+static void set_limits(struct rl_table *t, const struct rl_config *cfg)
+{
+    int average_log2 = cfg != NULL ? cfg->average_log2 : RL_DEFAULT_AVERAGE_LOG2;
+    int minimum_s = cfg != NULL ? cfg->minimum_s : RL_DEFAULT_MINIMUM_S;
+    unsigned burst = cfg != NULL ? cfg->burst : RL_DEFAULT_BURST;
+    /* Out-of-range settings are clamped, not refused: the config parser owns the error
+     * message, and this keeps every product below well inside int64. */
+    t->cost_ms = (int64_t)1000 << clamp_i64(average_log2, 0, RL_MAX_AVERAGE_LOG2);
+    t->minimum_ms = 1000 * clamp_i64(minimum_s, 0, RL_MAX_MINIMUM_S);
+    t->burst = (uint32_t)clamp_i64(burst, 1, RL_MAX_BURST);
+    t->cap_ms = t->cost_ms * t->burst;
+}
+
+void rl_reconfig(struct rl_table *t, const struct rl_config *cfg)
+{
+    set_limits(t, cfg);
+}
+
 struct rl_table *rl_init(void *mem, uint32_t entries, const struct rl_config *cfg,
                          const uint8_t key[16])
 {
     struct rl_table *t = mem;
-    int average_log2 = cfg != NULL ? cfg->average_log2 : RL_DEFAULT_AVERAGE_LOG2;
-    int minimum_s = cfg != NULL ? cfg->minimum_s : RL_DEFAULT_MINIMUM_S;
-    unsigned burst = cfg != NULL ? cfg->burst : RL_DEFAULT_BURST;
     uint32_t n = round_entries(entries);
 
     assert(mem != NULL && key != NULL);
@@ -198,12 +213,7 @@ struct rl_table *rl_init(void *mem, uint32_t entries, const struct rl_config *cf
     }
     t->k0 = siphash_load_le64(key);
     t->k1 = siphash_load_le64(key + 8);
-    /* Out-of-range settings are clamped, not refused: the config parser owns the error
-     * message, and this keeps every product below well inside int64. */
-    t->cost_ms = (int64_t)1000 << clamp_i64(average_log2, 0, RL_MAX_AVERAGE_LOG2);
-    t->minimum_ms = 1000 * clamp_i64(minimum_s, 0, RL_MAX_MINIMUM_S);
-    t->burst = (uint32_t)clamp_i64(burst, 1, RL_MAX_BURST);
-    t->cap_ms = t->cost_ms * t->burst;
+    set_limits(t, cfg);
     t->n_entries = n;
     t->set_mask = n / RL_WAYS - 1;
     t->used = 0;

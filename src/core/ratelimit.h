@@ -46,6 +46,10 @@ size_t rl_size(uint32_t entries);
 struct rl_table *rl_init(void *mem, uint32_t entries, const struct rl_config *cfg,
                          const uint8_t key[16]);
 
+/* New limits for a table in use (a reload): its sources and their state stay. Only while
+ * no other thread uses the table. */
+void rl_reconfig(struct rl_table *t, const struct rl_config *cfg);
+
 /* One datagram as the table records it. */
 struct rl_datagram {
     const struct net_addr *src;

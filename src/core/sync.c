@@ -371,6 +371,28 @@ struct sync_action sync_receive(struct sync *s, unsigned k, double now, const ui
     return out;
 }
 
+struct sync_action sync_step_now(struct sync *s, double now)
+{
+    struct sync_action out = {SYNC_ACT_NONE, 0.0, 0.0, 0.0};
+    if (s->panicked) {
+        return out;
+    }
+    struct discipline_action a = discipline_step_now(&s->disc, now);
+    out.freq_ppm = a.freq_ppm;
+    out.offset = a.step;
+    if (a.kind == DISCIPLINE_STEP) {
+        out.kind = SYNC_ACT_STEP;
+        out.step = a.step;
+        s->steps++;
+        after_step(s);
+        s->synced = false;
+    } else if (a.kind == DISCIPLINE_STEP_LIMIT) {
+        out.kind = SYNC_ACT_STEP_LIMIT;
+        out.step = a.step;
+    }
+    return out;
+}
+
 struct sync_action sync_tick(struct sync *s, double now)
 {
     struct sync_action out = { SYNC_ACT_NONE, 0.0, 0.0, 0.0 };

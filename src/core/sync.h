@@ -121,6 +121,10 @@ size_t sync_request(struct sync *s, unsigned k, double now, uint64_t nonce, ntp_
 struct sync_action sync_receive(struct sync *s, unsigned k, double now, const uint8_t *buf,
                                 size_t len, ntp_ts_t t4, enum assoc_result *res);
 
+/* `stratum ctl step`: step now by the offset still to correct (STEP, or STEP_LIMIT, or
+ * NONE before the first update). Like every step, it flushes filters and requests. */
+struct sync_action sync_step_now(struct sync *s, double now);
+
 /* At the discipline's deadline (sync_next_due): the action to apply (FREQ or NONE). */
 struct sync_action sync_tick(struct sync *s, double now);
 

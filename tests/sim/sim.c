@@ -201,7 +201,8 @@ static void send_request(struct world *w, unsigned k, double t, const uint8_t *r
     f->seq = seq;
     f->at = arrive + SIM_PROC + s->link.delay_in + sim_rng_exp(&w->rng, s->link.jitter_in);
     if (s->link.reorder > 0.0 && sim_rng_uniform(&w->rng) < s->link.reorder) {
-        f->at += s->link.hold_min + (s->link.hold_max - s->link.hold_min) * sim_rng_uniform(&w->rng);
+        f->at += s->link.hold_min +
+                 (s->link.hold_max - s->link.hold_min) * sim_rng_uniform(&w->rng);
     }
 }
 

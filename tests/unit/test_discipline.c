@@ -252,6 +252,41 @@ static void offsets_across_corrections(void **state)
     assert_int_equal(discipline_update_at(&d, 21.0, 19.0, 0.0, 1e-3, 4).kind, DISCIPLINE_NONE);
 }
 
+/* `stratum ctl step`: the step is what the phase term has not removed yet, so that the
+ * clock is right at once; the frequency stays; nothing before a first estimate. */
+static void step_now(void **state)
+{
+    (void)state;
+    struct discipline_config c = cfg_default();
+    struct discipline d;
+    discipline_init(&d, &c, 0.0, 0.0, false);
+    assert_int_equal(discipline_step_now(&d, 0.0).kind, DISCIPLINE_NONE);
+
+    /* The clock is 50 ms behind and keeps perfect time: the offset at t is 0.05 - C(t). */
+    struct discipline_action a = discipline_update(&d, 0.0, 0.05, 1e-4, 6);
+    assert_int_equal(a.kind, DISCIPLINE_FREQ);
+    double f = discipline_freq_ppm(&d);
+    double before = discipline_correction(&d, 10.0);
+    assert_true(before > 0.0 && before < 0.05);
+    a = discipline_step_now(&d, 10.0);
+    assert_int_equal(a.kind, DISCIPLINE_STEP);
+    assert_near(a.step, 0.05 - before, 1e-12);
+    assert_near(discipline_correction(&d, 10.0), 0.05, 1e-12);
+    assert_near(a.freq_ppm, f, 1e-9);
+    /* Nothing left: the next measurement sees no offset, and no phase term runs. */
+    assert_true(discipline_deadline(&d) < 0.0);
+    assert_near(0.05 - discipline_correction(&d, 20.0), -f * 1e-6 * 10.0, 1e-12);
+
+    /* With a step limit already used up: refused, the clock left alone. */
+    c.step_limit = 0.01;
+    discipline_init(&d, &c, 0.0, 0.0, false);
+    discipline_update(&d, 0.0, 0.05, 1e-4, 6);
+    before = discipline_correction(&d, 1.0);
+    a = discipline_step_now(&d, 1.0);
+    assert_int_equal(a.kind, DISCIPLINE_STEP_LIMIT);
+    assert_near(discipline_correction(&d, 1.0), before, 1e-15);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +300,7 @@ int main(void)
         cmocka_unit_test(frequency_limited),
         cmocka_unit_test(drift_file_first),
         cmocka_unit_test(offsets_across_corrections),
+        cmocka_unit_test(step_now),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
