@@ -84,9 +84,7 @@ void json_array_end(struct json *j)
     close_level(j, ']');
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong forms, no surrogates,
- * nothing above U+10FFFF), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *p)
+size_t json_utf8_len(const unsigned char *p)
 {
     unsigned char c = p[0];
     size_t n;
@@ -146,7 +144,7 @@ static void write_string(FILE *f, const char *s)
             } else {
                 /* RFC 8259 sec. 8.1: the text must be UTF-8. Bytes that are not (a host
                  * name from a hostile inventory) become U+FFFD, one per byte. */
-                size_t n = utf8_len(p);
+                size_t n = json_utf8_len(p);
                 if (n == 0) {
                     fputs("\\ufffd", f);
                 } else {

@@ -39,4 +39,9 @@ void json_null(struct json *j);
 /* Ends the document with a newline. */
 void json_finish(struct json *j);
 
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF), or 0 when it is not one. Also for other text outputs that
+ * must be UTF-8 (Prometheus label values). */
+size_t json_utf8_len(const unsigned char *p);
+
 #endif
