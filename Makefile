@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Thin wrapper around Meson + Ninja. The README's two commands are `make run` and `make test`.
 #   make / make build   configure build/ if needed, then compile
-#   make run            build, then run stratumd on 127.0.0.1:11123 in the foreground
+#   make run            install what is missing, build, run stratumd on 127.0.0.1:11123
 #   make test           install missing dependencies, build, run the whole test suite
 #   make bench-server   server throughput benchmark against chronyd and ntpnull (a few minutes)
 #   make bench-query    `stratum query` against ntpdig, 1,000 runs each (about a minute)
@@ -32,11 +32,15 @@ build:
 	fi
 	ninja -C $(BUILD)
 
-run: build
+run:
+	@bash scripts/install-deps.sh --check >/dev/null || bash scripts/install-deps.sh || exit 1
+	@$(MAKE) --no-print-directory build BUILD=$(BUILD)
+	@mkdir -p /tmp/stratum-run
 	@echo "Running stratumd in the foreground with examples/stratum.conf; it logs to this terminal."
 	@echo "It serves NTP on 127.0.0.1:11123 (stratum 10, from this machine's own clock)."
 	@echo "The system clock is never touched: 'clock none', and no CAP_SYS_TIME when run as root."
 	@echo "Query it from another terminal:  $(BUILD)/stratum query 127.0.0.1:11123"
+	@echo "  its sources and state:         $(BUILD)/stratum ctl --socket /tmp/stratum-run/stratumd.sock sources"
 	@echo "  or with chrony:                chronyd -Q -t 3 'server 127.0.0.1 port 11123 iburst maxsamples 1'"
 	@echo "  (ntpdig only speaks to port 123: see tests/interop/ntpdig.sh for a network-namespace recipe)"
 	@echo "Stop it with Ctrl-C."

@@ -18,11 +18,14 @@ NTPSEC_ROOT="$TOOLS/ntpsec-root"
 PACKAGES=(
 	meson ninja-build pkg-config gcc libssl-dev libcmocka-dev   # build, unit tests
 	libcap-dev                                                   # stratumd: privilege drop
+	libmicrohttpd-dev                                            # stratumd: http (/metrics, /status.json)
+	prometheus                                                   # promtool: checks /metrics in tests/daemon
 	clang libclang-rt-14-dev                                     # fuzzers (-fsanitize=fuzzer, clang 14)
 	chrony ntpsec-ntpdig ntpsec-ntpdate tshark                   # interop peers and tools
 	monitoring-plugins-basic                                     # check_ntp_peer (mode 6 interop)
 	iproute2 util-linux python3 procps                           # ip netns, setpriv/taskset, ps
 	python3-jsonschema                                           # tests/tools: --json against docs/schema
+	rsyslog                                                      # tests/daemon/logs.py: syslog output (private socket)
 	gcc-mingw-w64-x86-64 wine64 wine                             # Windows cross build, tests under wine
 )
 

@@ -8,6 +8,7 @@
 #include "conf.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -229,6 +230,61 @@ static int do_listen(struct parse *p, struct words *ws)
         zero = zero && a.bytes[i] == 0;
     }
     return add_listen(p, &a, zero, (uint16_t)port);
+}
+
+/* http ADDRESS:PORT, the address numeric, IPv6 in brackets: "127.0.0.1:9100",
+ * "[::1]:9100". One listener: a later line replaces an earlier one. */
+static int do_http(struct parse *p, struct words *ws)
+{
+    static const char *const form = "expected 'http ADDRESS:PORT' (IPv6 as [ADDRESS]:PORT)";
+    char host[64];
+    const char *colon;
+    long port;
+
+    if (ws->n != 2) {
+        return fail(p, "http: %s", form);
+    }
+    const char *w = ws->w[1];
+    if (w[0] == '[') {
+        const char *close = strchr(w, ']');
+        if (close == NULL || close[1] != ':') {
+            return fail(p, "http: '%s': %s", w, form);
+        }
+        colon = close + 1;
+        if ((size_t)(close - w - 1) >= sizeof(host)) {
+            return fail(p, "http: '%s': expected a numeric IPv6 address in brackets", w);
+        }
+        memcpy(host, w + 1, (size_t)(close - w - 1));
+        host[close - w - 1] = '\0';
+    } else {
+        colon = strrchr(w, ':');
+        if (colon == NULL) {
+            return fail(p, "http: '%s': missing ':PORT' (%s)", w, form);
+        }
+        if (memchr(w, ':', (size_t)(colon - w)) != NULL) {
+            return fail(p, "http: '%s': an IPv6 address goes in brackets: [ADDRESS]:PORT", w);
+        }
+        if ((size_t)(colon - w) >= sizeof(host)) {
+            return fail(p, "http: '%s': expected a numeric IPv4 address", w);
+        }
+        memcpy(host, w, (size_t)(colon - w));
+        host[colon - w] = '\0';
+    }
+    struct net_addr a;
+    if (net_addr_parse(host, &a) != 0 || (w[0] == '[' && a.family != NET_IPV6)) {
+        return fail(p, "http: '%s': expected a numeric IPv4 or IPv6 address before ':PORT'",
+                    w);
+    }
+    if (colon[1] == '\0') {
+        return fail(p, "http: '%s': missing the port after ':'", w);
+    }
+    if (parse_int(p, "http", colon + 1, 1, 65535, &port) != 0) {
+        return -1;
+    }
+    p->c->http.enabled = true;
+    p->c->http.addr = a;
+    p->c->http.port = (uint16_t)port;
+    return 0;
 }
 
 static int do_local(struct parse *p, struct words *ws)
@@ -561,6 +617,39 @@ static int do_mru(struct parse *p, struct words *ws)
     return 0;
 }
 
+/* control socket PATH|none [group NAME]: the local administration socket. */
+static int do_control(struct parse *p, struct words *ws)
+{
+    if (ws->n < 3 || strcmp(ws->w[1], "socket") != 0 || (ws->n != 3 && ws->n != 5)) {
+        return fail(p, "control: expected 'control socket PATH [group NAME]' or 'control "
+                       "socket none'");
+    }
+    const char *path = ws->w[2];
+    if (strcmp(path, "none") != 0 && path[0] != '/') {
+        return fail(p, "control socket: '%s': expected an absolute path or 'none'", path);
+    }
+    if (strlen(path) >= 108) {
+        return fail(p, "control socket: '%s': too long for a socket path (at most 107)", path);
+    }
+    snprintf(p->c->control_socket, sizeof(p->c->control_socket), "%s", path);
+    p->c->control_group = -1;
+    if (ws->n == 5) {
+        if (strcmp(ws->w[3], "group") != 0) {
+            return fail(p, "control socket: '%s': expected 'group'", ws->w[3]);
+        }
+        struct group *g = getgrnam(ws->w[4]);
+        char *end;
+        long gid = strtol(ws->w[4], &end, 10);
+        if (g != NULL) {
+            gid = (long)g->gr_gid;
+        } else if (*end != '\0' || gid < 0) {
+            return fail(p, "control socket group: '%s': no such group", ws->w[4]);
+        }
+        p->c->control_group = gid;
+    }
+    return 0;
+}
+
 /* enable / disable FLAG...: `monitor` (the client list) acts; ntpd's other flags parse and
  * are reported as not implemented. */
 static int do_enable(struct parse *p, struct words *ws)
@@ -585,10 +674,260 @@ static int do_enable(struct parse *p, struct words *ws)
         }
         if (strcmp(ws->w[i], "monitor") == 0) {
             p->c->monitor = on;
+        } else if (strcmp(ws->w[i], "stats") == 0) {
+            p->c->stats.on = on;
         } else {
             warn(p, "%s %s: not implemented yet; ignored", ws->w[0], ws->w[i]);
         }
     }
+    return 0;
+}
+
+/* statsdir DIR: where the statistics files go (ntpd: the filegen prefix). */
+static int do_statsdir(struct parse *p, struct words *ws)
+{
+    if (ws->n != 2 || ws->w[1][0] == '\0') {
+        return fail(p, "statsdir: expected exactly one directory name");
+    }
+    if (strlen(ws->w[1]) >= sizeof(p->c->stats.dir)) {
+        return fail(p, "statsdir: directory name too long");
+    }
+    strcpy(p->c->stats.dir, ws->w[1]);
+    return 0;
+}
+
+/* A statistic's name: ours give its kind (0); ntpd's others a warning (1); else -1. */
+static int stats_name(struct parse *p, const char *dir, const char *name,
+                      enum stats_kind *k)
+{
+    if (stats_kind_parse(name, k) == 0) {
+        return 0;
+    }
+    if (stats_name_known(name)) {
+        warn(p, "%s %s: not implemented yet; ignored", dir, name);
+        return 1;
+    }
+    return fail(p, "%s: '%s': unknown statistic (expected loopstats, peerstats, sysstats, "
+                   "or one of ntpd's: clockstats, rawstats, protostats, cryptostats, "
+                   "timingstats, usestats)", dir, name);
+}
+
+/* statistics NAME...: which statistics are written (ntpd: enables those filegens). */
+static int do_statistics(struct parse *p, struct words *ws)
+{
+    if (ws->n < 2) {
+        return fail(p, "statistics: expected one or more of loopstats, peerstats, sysstats");
+    }
+    for (int i = 1; i < ws->n; i++) {
+        enum stats_kind k;
+        int r = stats_name(p, "statistics", ws->w[i], &k);
+        if (r < 0) {
+            return -1;
+        }
+        if (r == 0) {
+            p->c->stats.gen[k].enabled = true;
+        }
+    }
+    return 0;
+}
+
+/* filegen NAME [file FILE] [type TYPE] [link|nolink] [enable|disable] (ntp.conf(5)). */
+static int do_filegen(struct parse *p, struct words *ws)
+{
+    enum stats_kind k;
+    if (ws->n < 2) {
+        return fail(p, "filegen: expected 'filegen NAME [file FILE] [type TYPE] "
+                       "[link|nolink] [enable|disable]'");
+    }
+    int known = stats_name(p, "filegen", ws->w[1], &k);
+    if (known < 0) {
+        return -1;
+    }
+    struct stats_filegen g = known == 0 ? p->c->stats.gen[k] : (struct stats_filegen){ 0 };
+    for (int i = 2; i < ws->n; i++) {
+        const char *w = ws->w[i];
+        if (strcmp(w, "file") == 0) {
+            if (need_arg(p, ws, i + 1, "a file name") != 0) {
+                return -1;
+            }
+            const char *f = ws->w[++i];
+            /* ntpd's rule: the name stays below statsdir, no ".." component. */
+            bool dotdot = false;
+            for (const char *s = f; s != NULL; s = strchr(s, '/')) {
+                s += *s == '/';
+                dotdot = dotdot || (s[0] == '.' && s[1] == '.' && (s[2] == '\0' || s[2] == '/'));
+            }
+            if (f[0] == '\0' || f[0] == '/' || dotdot || f[strlen(f) - 1] == '/') {
+                return fail(p, "filegen %s: file '%s': expected a file name below statsdir "
+                               "(not absolute, no '..')", ws->w[1], f);
+            }
+            if (strlen(f) >= sizeof(g.file)) {
+                return fail(p, "filegen %s: file '%s': name too long", ws->w[1], f);
+            }
+            strcpy(g.file, f);
+        } else if (strcmp(w, "type") == 0) {
+            if (need_arg(p, ws, i + 1, "a type") != 0) {
+                return -1;
+            }
+            if (stats_gen_parse(ws->w[i + 1], &g.type) != 0) {
+                return fail(p, "filegen %s: type '%s': expected none, pid, day, week, month, "
+                               "year or age", ws->w[1], ws->w[i + 1]);
+            }
+            i++;
+        } else if (strcmp(w, "link") == 0 || strcmp(w, "nolink") == 0) {
+            g.link = w[0] == 'l';
+        } else if (strcmp(w, "enable") == 0 || strcmp(w, "disable") == 0) {
+            g.enabled = w[0] == 'e';
+        } else {
+            return fail(p, "filegen %s: '%s': expected file, type, link, nolink, enable or "
+                           "disable", ws->w[1], w);
+        }
+    }
+    if (known == 0) {
+        p->c->stats.gen[k] = g;
+    }
+    return 0;
+}
+
+/* The categories of ntpd's logconfig classes (clock, peer, sys, sync). Our messages
+ * carry a category, not ntpd's class and type: sync events are CLOCK lines; peer events
+ * PROTO (sources) and AUTH; the system's PROTO, CONF, IO, AUTH and MON. */
+static int logconfig_item(const char *w, unsigned *mask, bool *typed)
+{
+    static const struct {
+        const char *name;
+        unsigned cats;
+    } classes[] = {
+        { "clock", LOG_CAT_CLOCK },
+        { "peer", LOG_CAT_PROTO | LOG_CAT_AUTH },
+        { "sync", LOG_CAT_CLOCK },
+        { "sys", LOG_CAT_PROTO | LOG_CAT_CONF | LOG_CAT_IO | LOG_CAT_AUTH | LOG_CAT_MON },
+        { "all", LOG_CAT_ALL },
+    };
+    static const char *const types[] = { "all", "info", "events", "status", "statistics" };
+    /* ntpd's misspellings of CLASSall: allclock, allpeer, allsys, allsync. */
+    if (strncmp(w, "all", 3) == 0 && strcmp(w, "allall") != 0) {
+        for (size_t c = 0; c + 1 < sizeof(classes) / sizeof(classes[0]); c++) {
+            if (strcmp(w + 3, classes[c].name) == 0) {
+                *mask = classes[c].cats;
+                *typed = false;
+                return 0;
+            }
+        }
+    }
+    /* A bare type ("all", "events") covers every class. */
+    unsigned cats = LOG_CAT_ALL;
+    const char *t = w;
+    for (size_t c = 0; c < sizeof(classes) / sizeof(classes[0]); c++) {
+        size_t n = strlen(classes[c].name);
+        if (strncmp(w, classes[c].name, n) == 0 && w[n] != '\0') {
+            bool is_type = false;
+            for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+                is_type = is_type || strcmp(w + n, types[i]) == 0;
+            }
+            if (is_type) {
+                cats = classes[c].cats;
+                t = w + n;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strcmp(t, types[i]) == 0) {
+            *mask = cats;
+            *typed = i != 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* logconfig [=|+|-]CLASSTYPE ... (ntpd): "=syncall +clockall -peerinfo". Without a sign
+ * an item sets the mask, as with '=' (ntpd's parser). */
+static int do_logconfig(struct parse *p, struct words *ws)
+{
+    unsigned mask = p->c->log_categories;
+    bool warned = false;
+    if (ws->n < 2) {
+        return fail(p, "logconfig: expected '[=|+|-]CLASSTYPE ...', e.g. '=syncall +clockall'");
+    }
+    for (int i = 1; i < ws->n; i++) {
+        const char *w = ws->w[i];
+        char op = '=';
+        if (w[0] == '=' || w[0] == '+' || w[0] == '-') {
+            op = w[0];
+            /* "= all" as two words: the sign applies to the next one. */
+            if (w[1] == '\0') {
+                if (need_arg(p, ws, i + 1, "a class and type") != 0) {
+                    return -1;
+                }
+                w = ws->w[++i];
+            } else {
+                w++;
+            }
+        }
+        unsigned cats;
+        bool typed;
+        if (logconfig_item(w, &cats, &typed) != 0) {
+            return fail(p, "logconfig: '%s': expected a class (clock, peer, sys, sync, all) "
+                           "joined to a type (all, info, events, status, statistics), e.g. "
+                           "syncall", ws->w[i]);
+        }
+        if (typed && !warned) {
+            warn(p, "logconfig %s: message types are not told apart yet; the whole class "
+                    "is taken", ws->w[i]);
+            warned = true;
+        }
+        mask = op == '+' ? mask | cats : op == '-' ? mask & ~cats : cats;
+    }
+    p->c->log_categories = mask;
+    return 0;
+}
+
+/* loglevel debug|info|notice|warning|err (ours): the least severe level logged. */
+static int do_loglevel(struct parse *p, struct words *ws)
+{
+    enum log_level l;
+    if (ws->n != 2 || log_level_parse(ws->w[1], &l) != 0) {
+        return fail(p, "loglevel: %s%s%sexpected debug, info, notice, warning or err",
+                    ws->n >= 2 ? "'" : "", ws->n >= 2 ? ws->w[1] : "",
+                    ws->n >= 2 ? "': " : "");
+    }
+    p->c->log_level = (int)l;
+    return 0;
+}
+
+/* syslog [socket PATH] [facility NAME] (ours): log to the syslog daemon. */
+static int do_syslog(struct parse *p, struct words *ws)
+{
+    struct conf *c = p->c;
+    for (int i = 1; i < ws->n; i += 2) {
+        const char *w = ws->w[i];
+        if (strcmp(w, "socket") == 0) {
+            if (need_arg(p, ws, i + 1, "a socket path") != 0) {
+                return -1;
+            }
+            /* sockaddr_un holds 108 octets with the NUL on Linux. */
+            if (ws->w[i + 1][0] == '\0' || strlen(ws->w[i + 1]) >= 108) {
+                return fail(p, "syslog socket: '%s': expected a path of 1 to 107 characters",
+                            ws->w[i + 1]);
+            }
+            strcpy(c->syslog_socket, ws->w[i + 1]);
+        } else if (strcmp(w, "facility") == 0) {
+            if (need_arg(p, ws, i + 1, "a facility") != 0) {
+                return -1;
+            }
+            int f = log_facility_parse(ws->w[i + 1]);
+            if (f < 0) {
+                return fail(p, "syslog facility: '%s': expected daemon, user, local0 .. local7, "
+                               "or another syslog facility name", ws->w[i + 1]);
+            }
+            c->syslog_facility = f;
+        } else {
+            return fail(p, "syslog: '%s': expected 'socket PATH' or 'facility NAME'", w);
+        }
+    }
+    c->syslog = true;
     return 0;
 }
 
@@ -734,18 +1073,21 @@ static const struct {
     { "tinker", do_tinker },
     { "server", do_source },       { "pool", do_source },
     { "peer", do_source },         { "enable", do_enable },
-    { "disable", do_enable },
+    { "disable", do_enable },      { "control", do_control },      { "http", do_http },
+    { "statsdir", do_statsdir },   { "statistics", do_statistics },
+    { "filegen", do_filegen },     { "logconfig", do_logconfig },
+    { "loglevel", do_loglevel },   { "syslog", do_syslog },
 };
 
 /* Directives of ntpd (4.2.8) and NTPsec that Stratum does not implement yet. */
 static const char *const known_unimplemented[] = {
     "automax", "autokey", "broadcast", "broadcastclient", "broadcastdelay", "calldelay",
     "controlkey", "crypto", "device", "dscp", "fudge",
-    "filegen", "ident", "interface", "keys", "keysdir", "leapfile", "leapsmearinterval",
-    "logconfig", "manycastclient", "manycastserver", "mdnstries", "multicastclient",
+    "ident", "interface", "keys", "keysdir", "leapfile", "leapsmearinterval",
+    "manycastclient", "manycastserver", "mdnstries", "multicastclient",
     "nic", "nonvolatile", "nts", "ntpsigndsocket", "phone", "pps", "qos", "refclock",
-    "requestkey", "reset", "revoke", "rlimit", "saveconfigdir", "setvar", "statistics",
-    "statsdir", "tick", "trap", "trustedkey", "ttl", "unconfig",
+    "requestkey", "reset", "revoke", "rlimit", "saveconfigdir", "setvar",
+    "tick", "trap", "trustedkey", "ttl", "unconfig",
     "unpeer", "unrestrict", NULL,
 };
 
@@ -764,6 +1106,15 @@ static int do_line(struct parse *p, char *line)
             return fail(p, "end: expected no arguments");
         }
         return 1;
+    }
+    /* ntpd's scanner makes '=' a token of its own: "logconfig=all" is "logconfig =all". */
+    char eq_item[CONF_MAX_LINE];
+    if (strncmp(ws.w[0], "logconfig=", 10) == 0 && ws.n < CONF_MAX_WORDS) {
+        snprintf(eq_item, sizeof(eq_item), "%s", ws.w[0] + 9);
+        memmove(&ws.w[2], &ws.w[1], (size_t)(ws.n - 1) * sizeof(ws.w[0]));
+        ws.w[0][9] = '\0';
+        ws.w[1] = eq_item;
+        ws.n++;
     }
     for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
         if (strcmp(ws.w[0], handlers[i].name) == 0) {
@@ -883,10 +1234,16 @@ void conf_init(struct conf *c)
     c->stepout = 900.0;
     c->panic_threshold = 1000.0;
     c->monitor = true;
+    c->control_group = -1;
+    stats_config_default(&c->stats);
+    c->log_level = -1;
+    c->log_categories = LOG_CAT_ALL;
+    c->syslog_facility = LOG_FACILITY_DAEMON;
 }
 
 int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
 {
+    snprintf(c->path, sizeof(c->path), "%s", path);
     struct parse root = { .c = c, .file = NULL, .err = err, .errlen = errlen };
     return load_file(&root, c, path, 0);
 }

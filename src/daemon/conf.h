@@ -17,6 +17,7 @@
 #include "core/acl.h"
 #include "core/netaddr.h"
 #include "core/ratelimit.h"
+#include "daemon/stats.h"
 
 #define CONF_MAX_LISTEN 32
 #define CONF_MAX_SOURCES 64
@@ -30,6 +31,13 @@ struct conf_listen {
     struct net_addr addr;       /* family set; bytes zero when wildcard */
     bool wildcard;
     uint16_t port;
+};
+
+/* The HTTP listener (`http ADDRESS:PORT`, /metrics and /status.json); off unless set. */
+struct conf_http {
+    bool enabled;
+    struct net_addr addr;       /* numeric; 0.0.0.0 and :: are the wildcards */
+    uint16_t port;              /* 1-65535 */
 };
 
 enum conf_source_kind { CONF_SRC_SERVER, CONF_SRC_POOL, CONF_SRC_PEER };
@@ -57,6 +65,7 @@ typedef void (*conf_warn_fn)(void *arg, const char *msg);
 struct conf {
     struct conf_listen listen[CONF_MAX_LISTEN];
     unsigned n_listen;
+    struct conf_http http;      /* the last `http` line */
     int local_stratum;          /* 0: not configured */
     enum clk_kind clock;
     struct clk_sim_params sim;
@@ -82,6 +91,16 @@ struct conf {
     double step_limit;          /* tinker steplimit (ours), s: cap on the sum of steps (0) */
     bool monitor;               /* keep the client list of every source (enable/disable
                                  * monitor; on by default) */
+    char control_socket[CONF_PATH_MAX]; /* `control socket PATH` ("": the default, tried
+                                         * but not required; "none": no socket) */
+    long control_group;         /* `control socket PATH group NAME`: its gid; -1 none */
+    char path[CONF_PATH_MAX];   /* the file conf_load_file read (reloads read it again) */
+    struct stats_config stats;  /* statsdir, statistics, filegen, enable/disable stats */
+    int log_level;              /* loglevel: an enum log_level; -1 when not configured */
+    unsigned log_categories;    /* logconfig: LOG_CAT_* logged below warning (all) */
+    bool syslog;                /* a `syslog` line: log to syslog unless a log file is set */
+    char syslog_socket[CONF_PATH_MAX]; /* its socket ("": /dev/log) */
+    int syslog_facility;        /* RFC 5424 facility number (daemon, 3) */
 
     conf_warn_fn warn;
     void *warn_arg;

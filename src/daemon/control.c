@@ -1103,7 +1103,8 @@ static void do_mru(struct control *c, const struct ctl_msg *req, const struct ne
     }
     long frags = q.have_frags ? q.frags : MRU_FRAGS_LIMIT;
     long limit = q.have_limit ? q.limit : 0;
-    if ((!q.have_frags && !q.have_limit) || (q.have_frags && (frags < 1 || frags > MRU_FRAGS_LIMIT)) ||
+    if ((!q.have_frags && !q.have_limit) ||
+        (q.have_frags && (frags < 1 || frags > MRU_FRAGS_LIMIT)) ||
         (!q.have_frags && (limit < 1 || limit > MRU_ROW_LIMIT))) {
         reply_error(c, req, CTL_ERR_BADVALUE, out);
         return;

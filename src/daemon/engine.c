@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -23,11 +24,14 @@
 #include "daemon/snapshot.h"
 #include "daemon/worker.h"
 #include "core/sync.h"
+#include "daemon/admin.h"
 #include "daemon/control.h"
 #include "daemon/driftfile.h"
 #include "daemon/status.h"
 #include "daemon/statusbox.h"
 #include "daemon/resolver.h"
+#include "daemon/stats.h"
+#include "daemon/http.h"
 #include "io/log.h"
 #include "io/plat.h"
 #include "io/rng.h"
@@ -98,6 +102,8 @@ struct engine {
     bool freq_warned;
     struct rng_fast rng;            /* nonces when the kernel's generator fails */
     struct log_limit io_limit;      /* socket errors: a few, then one a minute */
+    struct log_limit remote_limit;  /* what a source's replies can make us log (KoD, leap) */
+    struct stats stats;             /* loopstats, peerstats, sysstats files */
     int clock_leap;                 /* what the clock was last told (enum clk_leap) */
     bool clock_synced;
     bool status_warned;
@@ -118,6 +124,12 @@ struct engine {
     struct status_box box;
     struct status pub;              /* scratch for filling it */
     int64_t next_publish;
+    struct http *http;              /* the HTTP listener (`http`), NULL when off */
+
+    /* The configuration the engine runs (its own copy: reload and `stratum ctl add` change
+     * it; workers read its restrict list) and the administration socket. */
+    struct conf *own;
+    struct admin *admin;
 };
 
 static int sig_pipe[2] = { -1, -1 };
@@ -191,11 +203,14 @@ static void tell_clock(struct engine *e, const struct srv_sys *s)
         if (clk_set_leap(e->clk, (enum clk_leap)leap, err, sizeof(err)) == 0) {
             e->clock_leap = leap;
             sys_event(e, leap != CLK_LEAP_NONE ? CTL_SEV_LEAP_ARMED : CTL_SEV_LEAP_DISARMED);
-            log_msg(LOGL_NOTICE, "CLOCK: leap second %s at the end of the month (sources' "
-                                 "majority)",
-                    leap == CLK_LEAP_INSERT   ? "insertion armed"
-                    : leap == CLK_LEAP_DELETE ? "deletion armed"
-                                              : "disarmed");
+            /* Sources set the bits: one flapping them must not flood the log. */
+            if (log_limit_pass(&e->remote_limit, mono_ms())) {
+                log_msg(LOGL_NOTICE, "CLOCK: leap second %s at the end of the month (sources' "
+                                     "majority)",
+                        leap == CLK_LEAP_INSERT   ? "insertion armed"
+                        : leap == CLK_LEAP_DELETE ? "deletion armed"
+                                                  : "disarmed");
+            }
         } else if (!e->status_warned) {
             log_msg(LOGL_WARN, "CLOCK: %s", err);
             e->status_warned = true;
@@ -336,9 +351,8 @@ static void add_source(struct engine *e, int origin, const struct sockaddr *sa, 
             cs->minpoll, cs->maxpoll, ac.iburst ? " iburst" : "");
 }
 
-/* Resolves the configured sources (a server: its first address; a pool: all) and starts
- * the sync engine. Name resolution blocks here, once, at start. */
-static void setup_sources(struct engine *e)
+/* The sync engine (with the drift file's frequency), before any source is added. */
+static void init_sync(struct engine *e)
 {
     const struct conf *conf = e->conf;
     struct sync_config sc;
@@ -379,35 +393,47 @@ static void setup_sources(struct engine *e)
             log_msg(LOGL_WARN, "CLOCK: cannot set the frequency to %+.3f ppm: %s", drift, err);
         }
     }
-    /* Numeric addresses are added now; names go to the resolver thread, started only when
-     * a name is configured. */
-    for (unsigned i = 0; i < conf->n_sources; i++) {
-        const struct conf_source *cs = &conf->sources[i];
-        char port[8];
-        struct addrinfo hints, *res = NULL;
-        snprintf(port, sizeof(port), "%u", (unsigned)cs->port);
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_socktype = SOCK_DGRAM;
-        hints.ai_protocol = IPPROTO_UDP;
-        hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
-        if (getaddrinfo(cs->host, port, &hints, &res) == 0 && res != NULL) {
-            add_source(e, (int)i, res->ai_addr, (socklen_t)res->ai_addrlen, now);
-            freeaddrinfo(res);
-            continue;
-        }
-        if (e->resolver == NULL && (e->resolver = resolver_start()) == NULL) {
-            log_msg(LOGL_ERR, "PROTO: cannot start the name resolver: %s; %s ignored",
-                    strerror(errno), cs->host);
-            continue;
-        }
-        e->line[i].next_resolve = now;     /* queued by the maintenance below */
-    }
     /* The engine runs (sockets, polling) even before a name resolves. */
     e->syncing = true;
     rng_fast_seed(&e->rng);
     e->io_limit.burst = 5;
     e->io_limit.tokens = 5;
     e->io_limit.interval_ms = 60000;
+}
+
+/* Starts configuration line i: a numeric address is added now; a name goes to the
+ * resolver thread, started only when a name is configured. */
+static void start_line(struct engine *e, unsigned i, double now)
+{
+    const struct conf_source *cs = &e->conf->sources[i];
+    char port[8];
+    struct addrinfo hints, *res = NULL;
+    memset(&e->line[i], 0, sizeof(e->line[i]));
+    snprintf(port, sizeof(port), "%u", (unsigned)cs->port);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_protocol = IPPROTO_UDP;
+    hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
+    if (getaddrinfo(cs->host, port, &hints, &res) == 0 && res != NULL) {
+        add_source(e, (int)i, res->ai_addr, (socklen_t)res->ai_addrlen, now);
+        freeaddrinfo(res);
+        return;
+    }
+    if (e->resolver == NULL && (e->resolver = resolver_start()) == NULL) {
+        log_msg(LOGL_ERR, "PROTO: cannot start the name resolver: %s; %s ignored",
+                strerror(errno), cs->host);
+        return;
+    }
+    e->line[i].next_resolve = now; /* queued by the maintenance */
+}
+
+static void setup_sources(struct engine *e)
+{
+    init_sync(e);
+    double now = (double)mono_ms() / 1000.0;
+    for (unsigned i = 0; i < e->conf->n_sources; i++) {
+        start_line(e, i, now);
+    }
 }
 
 static bool same_addr(const struct sockaddr_storage *a, socklen_t alen,
@@ -515,6 +541,386 @@ static void maintain_sources(struct engine *e, double now)
     }
 }
 
+/* ---- administration (stratum ctl, SIGHUP) ------------------------------------------- */
+
+static void stop_workers(struct engine *e);
+static int start_workers(struct engine *e);
+static unsigned server_ctxs(struct engine *e, struct server_ctx **ctxs, unsigned max);
+static void fill_peer(struct engine *e, unsigned k, double now, struct status_peer *p);
+static void refresh_state(struct engine *e);
+static void apply(struct engine *e, const struct sync_action *a, const char *from);
+static bool save_drift_now(struct engine *e, char *why, size_t size);
+
+/* Appends printf text to a reply buffer. */
+static void say(char *reply, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(char *reply, size_t cap, const char *fmt, ...)
+{
+    size_t n = strlen(reply);
+    if (n + 1 >= cap) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reply + n, cap - n, fmt, ap);
+    va_end(ap);
+}
+
+static bool same_line(const struct conf_source *a, const struct conf_source *b)
+{
+    return a->kind == b->kind && strcmp(a->host, b->host) == 0 && a->port == b->port &&
+           a->minpoll == b->minpoll && a->maxpoll == b->maxpoll && a->flags == b->flags;
+}
+
+/* Drops every source of configuration line i. */
+static void drop_line(struct engine *e, unsigned i)
+{
+    for (unsigned k = 0; k < e->sync.n; k++) {
+        if (sync_active(&e->sync, k) && e->src[k].origin == (int)i) {
+            log_msg(LOGL_NOTICE, "PROTO: source %s removed", e->src[k].name);
+            plat_close(e->src[k].fd);
+            e->src[k].fd = PLAT_NO_SOCK;
+            sync_drop(&e->sync, k);
+        }
+    }
+}
+
+/* Renumbers: configuration line `from` is now line `to` (sources and resolver state). */
+static void move_line(struct engine *e, unsigned from, unsigned to, void *line_state)
+{
+    for (unsigned k = 0; k < e->sync.n; k++) {
+        if (sync_active(&e->sync, k) && e->src[k].origin == (int)from) {
+            e->src[k].origin = (int)to;
+        }
+    }
+    memcpy(&e->line[to], line_state, sizeof(e->line[to]));
+}
+
+/* Re-reads the configuration file and applies what can change while running: sources
+ * (lines added, removed, changed), restrict and discard, monitor, local stratum, tos
+ * minsane/minclock/maxdist, tinker thresholds. The rest needs a restart, and is named. */
+static void reload(struct engine *e, char *reply, size_t cap)
+{
+    struct conf *n = malloc(sizeof(*n));
+    char err[1024];
+    if (n == NULL) {
+        say(reply, cap, "error out of memory\n");
+        return;
+    }
+    conf_init(n);
+    n->warn = e->conf->warn;
+    n->warn_arg = e->conf->warn_arg;
+    if (conf_load_file(n, e->conf->path, err, sizeof(err)) != 0) {
+        log_msg(LOGL_ERR, "CONF: reload refused: %s", err);
+        say(reply, cap, "error %s\n", err);
+        free(n);
+        return;
+    }
+    conf_finish(n);
+    struct conf *o = e->own;
+    n->allow_first_step = o->allow_first_step;
+    n->once = o->once;
+    n->clock = o->clock; /* --clock on the command line wins, as at start */
+    n->sim = o->sim;
+
+    /* What only a restart changes. */
+    char restart[512] = "";
+#define CHANGED(cond, what)                                                                        \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            say(restart, sizeof(restart), "%s%s", restart[0] != '\0' ? ", " : "", what);         \
+        }                                                                                          \
+    } while (0)
+    CHANGED(n->n_listen != o->n_listen ||
+                memcmp(n->listen, o->listen, sizeof(n->listen[0]) * n->n_listen) != 0,
+            "listen");
+    CHANGED(n->workers != o->workers, "workers");
+    CHANGED(strcmp(n->pidfile, o->pidfile) != 0, "pidfile");
+    CHANGED(strcmp(n->logfile, o->logfile) != 0, "logfile");
+    CHANGED(strcmp(n->driftfile, o->driftfile) != 0, "driftfile");
+    CHANGED(strcmp(n->control_socket, o->control_socket) != 0 ||
+                n->control_group != o->control_group,
+            "control socket");
+    CHANGED(n->rl_entries != o->rl_entries, "mru maxdepth");
+    CHANGED(memcmp(&n->http, &o->http, sizeof(n->http)) != 0, "http");
+    CHANGED(memcmp(&n->stats, &o->stats, sizeof(n->stats)) != 0, "statistics");
+    CHANGED(n->log_level != o->log_level || n->log_categories != o->log_categories ||
+                n->syslog != o->syslog || strcmp(n->syslog_socket, o->syslog_socket) != 0 ||
+                n->syslog_facility != o->syslog_facility,
+            "logging");
+#undef CHANGED
+
+    /* restrict, discard, monitor: the workers stop for the moment of the change (their
+     * sockets keep receiving), so no thread reads a list being rewritten. */
+    bool acl_changed = memcmp(&n->acl, &o->acl, sizeof(n->acl)) != 0 ||
+                       memcmp(&n->rl, &o->rl, sizeof(n->rl)) != 0 || n->monitor != o->monitor;
+    if (acl_changed) {
+        bool running = e->nworkers > 0 && e->stop_pipe[1] >= 0;
+        if (running) {
+            stop_workers(e);
+            close(e->stop_pipe[0]);
+            e->stop_pipe[0] = -1;
+        }
+        memcpy(&o->acl, &n->acl, sizeof(o->acl));
+        o->rl = n->rl;
+        o->monitor = n->monitor;
+        struct server_ctx *ctxs[CONF_MAX_WORKERS + 1];
+        unsigned nc = server_ctxs(e, ctxs, CONF_MAX_WORKERS + 1);
+        for (unsigned i = 0; i < nc; i++) {
+            rl_reconfig(ctxs[i]->rl, &o->rl);
+            ctxs[i]->monitor = o->monitor;
+        }
+        if (running && start_workers(e) != 0) {
+            log_msg(LOGL_ERR, "IO: cannot restart the workers after a reload; exiting");
+            e->exit_status = 1;
+            e->stop = true;
+        }
+    }
+
+    /* Sources: lines that stay keep their sources (renumbered), removed lines lose them,
+     * new lines start. */
+    unsigned kept = 0, added = 0, removed = 0;
+    bool used[CONF_MAX_SOURCES] = {false};
+    int map[CONF_MAX_SOURCES];
+    for (unsigned i = 0; i < o->n_sources; i++) {
+        map[i] = -1;
+        for (unsigned j = 0; j < n->n_sources && map[i] < 0; j++) {
+            if (!used[j] && same_line(&o->sources[i], &n->sources[j])) {
+                map[i] = (int)j;
+                used[j] = true;
+            }
+        }
+    }
+    if (n->n_sources > 0 && !e->syncing) {
+        init_sync(e);
+    }
+    /* Renumber through a copy of the per-line state (lines may swap places). */
+    static __typeof__(e->line) saved;
+    memcpy(saved, e->line, sizeof(saved));
+    for (unsigned i = 0; i < o->n_sources; i++) {
+        if (map[i] < 0) {
+            drop_line(e, i);
+            removed++;
+        }
+    }
+    /* Mark the sources of kept lines with their new numbers, offset so that old and new
+     * numbers cannot meet, then take the offset away. */
+    for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
+        if (sync_active(&e->sync, k) && map[e->src[k].origin] >= 0) {
+            e->src[k].origin = map[e->src[k].origin] + CONF_MAX_SOURCES;
+        }
+    }
+    memset(e->line, 0, sizeof(e->line));
+    for (unsigned i = 0; i < o->n_sources; i++) {
+        if (map[i] >= 0) {
+            move_line(e, (unsigned)map[i] + CONF_MAX_SOURCES, (unsigned)map[i], &saved[i]);
+            kept++;
+        }
+    }
+    memcpy(o->sources, n->sources, sizeof(o->sources));
+    o->n_sources = n->n_sources;
+    double now = (double)mono_ms() / 1000.0;
+    for (unsigned j = 0; j < n->n_sources; j++) {
+        if (!used[j]) {
+            start_line(e, j, now);
+            added++;
+        }
+    }
+
+    /* Thresholds and the local stratum. */
+    o->local_stratum = n->local_stratum;
+    o->minsane = n->minsane;
+    o->minclock = n->minclock;
+    o->maxclock = n->maxclock;
+    o->maxdist = n->maxdist;
+    o->step_threshold = n->step_threshold;
+    o->stepout = n->stepout;
+    o->panic_threshold = n->panic_threshold;
+    o->step_limit = n->step_limit;
+    if (e->syncing) {
+        e->sync.cfg.minsane = (unsigned)(o->minsane >= 1 ? o->minsane : 1);
+        e->sync.cfg.minclock = (unsigned)(o->minclock >= 1 ? o->minclock : 3);
+        e->sync.cfg.disc.step_threshold = o->step_threshold;
+        e->sync.cfg.disc.stepout = o->stepout;
+        e->sync.cfg.disc.panic_threshold = o->panic_threshold;
+        e->sync.cfg.disc.step_limit = o->step_limit;
+        e->sync.disc.cfg = e->sync.cfg.disc;
+        for (unsigned k = 0; k < e->sync.n; k++) {
+            e->sync.src[k].as.cfg.maxdist = o->maxdist;
+        }
+    }
+    refresh_state(e);
+    free(n);
+    log_msg(LOGL_NOTICE, "CONF: reloaded %s: %u source line%s kept, %u added, %u removed%s%s%s",
+            o->path, kept, kept == 1 ? "" : "s", added, removed,
+            acl_changed ? "; restrict/discard/monitor updated" : "",
+            restart[0] != '\0' ? "; needs a restart: " : "", restart);
+    say(reply, cap, "ok reloaded %s\n", o->path);
+    say(reply, cap, "source lines: %u kept, %u added, %u removed\n", kept, added, removed);
+    if (acl_changed) {
+        say(reply, cap, "restrict/discard/monitor: updated\n");
+    }
+    if (restart[0] != '\0') {
+        say(reply, cap, "not applied until a restart: %s\n", restart);
+    }
+}
+
+/* `add server|pool|peer HOST [options]`: one configuration line, parsed as in the file. */
+static void admin_add(struct engine *e, const char *text, char *reply, size_t cap)
+{
+    struct conf *t = malloc(sizeof(*t));
+    char err[1024];
+    if (t == NULL) {
+        say(reply, cap, "error out of memory\n");
+        return;
+    }
+    conf_init(t);
+    if (conf_load_string(t, "stratum ctl add", text, err, sizeof(err)) != 0 ||
+        t->n_sources != 1) {
+        say(reply, cap, "error %s\n",
+            t->n_sources != 1 && err[0] == '\0' ? "expected one server, pool or peer line" : err);
+        free(t);
+        return;
+    }
+    struct conf *o = e->own;
+    for (unsigned i = 0; i < o->n_sources; i++) {
+        if (same_line(&o->sources[i], &t->sources[0])) {
+            say(reply, cap, "error %s is already a source\n", t->sources[0].host);
+            free(t);
+            return;
+        }
+    }
+    if (o->n_sources >= CONF_MAX_SOURCES) {
+        say(reply, cap, "error too many source lines (at most %d)\n", CONF_MAX_SOURCES);
+        free(t);
+        return;
+    }
+    if (!e->syncing) {
+        init_sync(e);
+    }
+    unsigned i = o->n_sources++;
+    o->sources[i] = t->sources[0];
+    free(t);
+    start_line(e, i, (double)mono_ms() / 1000.0);
+    log_msg(LOGL_NOTICE, "CONF: source %s added at run time (not in %s: a reload or restart "
+                         "forgets it)", o->sources[i].host, o->path);
+    say(reply, cap, "ok added %s\n", o->sources[i].host);
+}
+
+/* `remove HOST|ASSOCID`: a configuration line by its host, or one association. */
+static void admin_remove(struct engine *e, const char *what, char *reply, size_t cap)
+{
+    struct conf *o = e->own;
+    char *end;
+    long id = strtol(what, &end, 10);
+    if (*end == '\0' && id > 0 && id <= 65535) {
+        for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
+            if (sync_active(&e->sync, k) && e->src[k].associd == (uint16_t)id) {
+                unsigned i = (unsigned)e->src[k].origin;
+                if (o->sources[i].kind == CONF_SRC_POOL) {
+                    /* One member of a pool: the pool replaces it. */
+                    log_msg(LOGL_NOTICE, "PROTO: pool member %s removed", e->src[k].name);
+                    plat_close(e->src[k].fd);
+                    e->src[k].fd = PLAT_NO_SOCK;
+                    sync_drop(&e->sync, k);
+                    e->line[i].next_resolve = (double)mono_ms() / 1000.0;
+                    say(reply, cap, "ok removed association %ld (pool member)\n", id);
+                    return;
+                }
+                what = o->sources[i].host;
+                break;
+            }
+        }
+    }
+    for (unsigned i = 0; i < o->n_sources; i++) {
+        if (strcmp(o->sources[i].host, what) != 0) {
+            continue;
+        }
+        drop_line(e, i);
+        /* Later lines move down by one. */
+        for (unsigned j = i + 1; j < o->n_sources; j++) {
+            o->sources[j - 1] = o->sources[j];
+            move_line(e, j, j - 1, &e->line[j]);
+        }
+        o->n_sources--;
+        say(reply, cap, "ok removed %s\n", what);
+        return;
+    }
+    say(reply, cap, "error no source %s (a host as configured, or an association ID)\n", what);
+}
+
+static void admin_sources(struct engine *e, char *reply, size_t cap)
+{
+    say(reply, cap, "ok %u source line%s\n", e->conf->n_sources,
+        e->conf->n_sources == 1 ? "" : "s");
+    double now = (double)mono_ms() / 1000.0;
+    for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
+        if (!sync_active(&e->sync, k)) {
+            continue;
+        }
+        struct status_peer p;
+        fill_peer(e, k, now, &p);
+        say(reply, cap, "%u %s %s reach %03o stratum %u offset %+.9f%s%s\n", p.associd,
+            p.host, p.srcadr, p.reach, p.stratum, p.offset, p.sys_peer ? " sys_peer" : "",
+            p.why != NULL ? "" : "");
+    }
+}
+
+static void admin_exec(void *arg, const char *line, uid_t uid, pid_t pid, char *reply, size_t cap)
+{
+    struct engine *e = arg;
+    char cmd[32] = "";
+    int used = 0;
+    reply[0] = '\0';
+    if (sscanf(line, " %31s %n", cmd, &used) < 1) {
+        say(reply, cap, "error empty request\n");
+        return;
+    }
+    const char *rest = line + used;
+    log_msg(LOGL_NOTICE, "IO: administration request from uid %ld pid %ld: %.200s", (long)uid,
+            (long)pid, line);
+    if (strcmp(cmd, "reload") == 0) {
+        reload(e, reply, cap);
+    } else if (strcmp(cmd, "add") == 0) {
+        admin_add(e, rest, reply, cap);
+    } else if (strcmp(cmd, "remove") == 0) {
+        char what[256];
+        if (sscanf(rest, "%255s", what) != 1) {
+            say(reply, cap, "error remove: expected a host or an association ID\n");
+        } else {
+            admin_remove(e, what, reply, cap);
+        }
+    } else if (strcmp(cmd, "step") == 0) {
+        if (!e->syncing) {
+            say(reply, cap, "error no sources: nothing to step to\n");
+            return;
+        }
+        struct sync_action a = sync_step_now(&e->sync, (double)mono_ms() / 1000.0);
+        if (a.kind == SYNC_ACT_NONE) {
+            say(reply, cap, "error no offset estimate yet (not synchronized)\n");
+            return;
+        }
+        apply(e, &a, "stratum ctl step");
+        if (a.kind == SYNC_ACT_STEP) {
+            say(reply, cap, "ok stepped by %+.9f s\n", a.step);
+        } else {
+            say(reply, cap, "error step of %+.9f s refused: tinker steplimit\n", a.step);
+        }
+    } else if (strcmp(cmd, "writedrift") == 0) {
+        char why[256];
+        if (save_drift_now(e, why, sizeof(why))) {
+            say(reply, cap, "ok %s\n", why);
+        } else {
+            say(reply, cap, "error %s\n", why);
+        }
+    } else if (strcmp(cmd, "sources") == 0) {
+        admin_sources(e, reply, cap);
+    } else {
+        say(reply, cap, "error unknown request '%s' (reload, add, remove, step, writedrift, "
+                        "sources)\n", cmd);
+    }
+}
+
 struct engine *engine_new(const struct conf *conf, struct clk *clk, char *err, size_t errlen)
 {
     struct engine *e = calloc(1, sizeof(*e));
@@ -522,11 +928,23 @@ struct engine *engine_new(const struct conf *conf, struct clk *clk, char *err, s
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    e->conf = conf;
+    e->own = malloc(sizeof(*e->own));
+    if (e->own == NULL) {
+        free(e);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    memcpy(e->own, conf, sizeof(*conf));
+    e->conf = e->own;
+    conf = e->own;
     e->clk = clk;
     e->stop_pipe[0] = e->stop_pipe[1] = -1;
     e->ctl_pair[0] = e->ctl_pair[1] = -1;
     status_box_init(&e->box);
+    stats_init(&e->stats, &conf->stats);
+    e->remote_limit.burst = 10;
+    e->remote_limit.tokens = 10;
+    e->remote_limit.interval_ms = 60000;
     uint16_t first_id = 0;
     if (rng_bytes(&first_id, sizeof(first_id)) != 0) {
         first_id = (uint16_t)getpid();
@@ -585,8 +1003,32 @@ struct engine *engine_new(const struct conf *conf, struct clk *clk, char *err, s
                 udp_describe(li->wildcard ? NULL : &li->addr, li->addr.family, li->port, desc,
                              sizeof(desc)));
     }
+    /* Bound now, while privileges last; served from engine_run, after daemonising. */
+    if (conf->http.enabled &&
+        (e->http = http_open(&conf->http.addr, conf->http.port, err, errlen)) == NULL) {
+        engine_free(e);
+        return NULL;
+    }
     if (conf->n_sources > 0) {
         setup_sources(e);
+    }
+    /* The administration socket: a configured one must open; the default is tried (a
+     * daemon without root, or a second one on this machine, goes without it). */
+    if (strcmp(conf->control_socket, "none") != 0) {
+        bool dflt = conf->control_socket[0] == '\0';
+        const char *path = dflt ? ADMIN_DEFAULT_PATH : conf->control_socket;
+        char aerr[512];
+        e->admin = admin_open(path, conf->control_group, admin_exec, e, aerr, sizeof(aerr));
+        if (e->admin == NULL && !dflt) {
+            snprintf(err, errlen, "%s", aerr);
+            engine_free(e);
+            return NULL;
+        }
+        if (e->admin == NULL) {
+            log_msg(LOGL_NOTICE, "IO: no administration socket: %s", aerr);
+        } else {
+            log_msg(LOGL_NOTICE, "IO: administration socket %s", path);
+        }
     }
     return e;
 }
@@ -834,7 +1276,8 @@ static void fill_status(void *arg, struct status *st)
             char host[64];
             uint16_t port;
             sockaddr_text(&e->src[k].addr, e->src[k].len, host, sizeof(host), &port);
-            snprintf(s->peeradr, sizeof(s->peeradr), strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u",
+            snprintf(s->peeradr, sizeof(s->peeradr),
+                     strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u",
                      host, (unsigned)port);
         }
         for (unsigned k = 0; k < e->sync.n && s->n_peers < STATUS_MAX_PEERS; k++) {
@@ -853,6 +1296,7 @@ static void fill_status(void *arg, struct status *st)
     clk_get_stats(e->clk, &cs);
     s->clock_kind = clk_name(e->clk);
     s->clock_steps = (unsigned)cs.steps;
+    s->clock_slews = cs.slews;
     s->clock_last_step = cs.last_step;
     s->clock_total_adjust = cs.total_adjust;
     struct server_ctx *ctxs[CONF_MAX_WORKERS + 1];
@@ -881,12 +1325,88 @@ static void publish_status(struct engine *e, int64_t now_ms)
     e->next_publish = now_ms + 1000;
 }
 
+/* ---- statistics files (daemon/stats): the values ntpq shows, at this clock's time -- */
+
+static int64_t uptime_s(const struct engine *e)
+{
+    return (mono_ms() - e->start_ms) / 1000;
+}
+
+/* loopstats, after a clock update: its offset and the discipline's frequency, clock
+ * jitter and wander (ntpq's offset, frequency, clk_jitter, clk_wander), and the system
+ * poll as the time constant. */
+static void record_loop(struct engine *e, const struct sync_action *a)
+{
+    if (!stats_wants(&e->stats, STATS_LOOP)) {
+        return;
+    }
+    struct discipline_status d;
+    discipline_get_status(&e->sync.disc, &d);
+    int tc = 99;
+    if (e->sync.sys_peer >= 0) {
+        tc = assoc_poll(&e->sync.src[e->sync.sys_peer].as);
+    } else {
+        for (unsigned k = 0; k < e->sync.n; k++) {
+            if (sync_active(&e->sync, k) && e->sync.src[k].as.cfg.minpoll < tc) {
+                tc = e->sync.src[k].as.cfg.minpoll;
+            }
+        }
+    }
+    struct stats_loop v = { .offset = a->offset, .freq_ppm = d.freq_ppm,
+                            .jitter = d.offset_err, .wander_ppm = d.skew_ppm,
+                            .tc = tc == 99 ? 0 : tc };
+    struct timespec now;
+    clk_now(e->clk, &now);
+    stats_write_loop(&e->stats, &now, uptime_s(e), &v);
+}
+
+/* peerstats, after a sample of source k was accepted: what ntpq shows for it. */
+static void record_peer(struct engine *e, unsigned k)
+{
+    if (!stats_wants(&e->stats, STATS_PEER)) {
+        return;
+    }
+    struct status_peer p;
+    fill_peer(e, k, (double)mono_ms() / 1000.0, &p);
+    struct stats_peer v = { .status = p.status, .offset = p.offset, .delay = p.delay,
+                            .dispersion = p.dispersion, .jitter = p.jitter };
+    snprintf(v.addr, sizeof(v.addr), "%s", p.srcadr);
+    struct timespec now;
+    clk_now(e->clk, &now);
+    stats_write_peer(&e->stats, &now, uptime_s(e), &v);
+}
+
+/* sysstats, hourly: the counters since the last reset, in ntpd's order. */
+static void record_sys(struct engine *e, int64_t now_ms)
+{
+    if (!stats_wants(&e->stats, STATS_SYS)) {
+        return;
+    }
+    struct server_ctx *ctxs[CONF_MAX_WORKERS + 1];
+    unsigned n = server_ctxs(e, ctxs, CONF_MAX_WORKERS + 1);
+#define SINCE(i) (server_counter_sum(ctxs, n, (i)) - e->cnt_reset[(i)])
+    struct stats_sys v = {
+        .since_reset_s = (uint64_t)((now_ms - e->reset_ms) / 1000),
+        .received = SINCE(CNT_RECEIVED),     .processed = SINCE(CNT_PROCESSED),
+        .thisver = SINCE(CNT_THISVER),       .oldver = SINCE(CNT_OLDVER),
+        .restricted = SINCE(CNT_RESTRICTED), .badformat = SINCE(CNT_BADFORMAT),
+        .badauth = SINCE(CNT_BADAUTH),       .declined = SINCE(CNT_DECLINED),
+        .limited = SINCE(CNT_LIMITED),       .kodsent = SINCE(CNT_KODSENT),
+        .v1 = SINCE(CNT_VERSION_FIRST + 1),
+    };
+#undef SINCE
+    struct timespec now;
+    clk_now(e->clk, &now);
+    stats_write_sys(&e->stats, &now, uptime_s(e), &v);
+}
+
 /* Every hour the "since reset" counters start again (ntpq sysstats, ntpd's sysstats). */
 static void hourly_reset(struct engine *e, int64_t now_ms)
 {
     if (now_ms - e->reset_ms < 3600 * 1000) {
         return;
     }
+    record_sys(e, now_ms);
     struct server_ctx *ctxs[CONF_MAX_WORKERS + 1];
     unsigned n = server_ctxs(e, ctxs, CONF_MAX_WORKERS + 1);
     for (unsigned i = 0; i < CNT_COUNT; i++) {
@@ -1011,12 +1531,22 @@ static int start_workers(struct engine *e)
         return -1;
     }
     /* Control requests from the workers to the engine: datagrams keep their bounds. */
-    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, e->ctl_pair) != 0 || set_nonblock(e->ctl_pair[0]) != 0 ||
-        set_nonblock(e->ctl_pair[1]) != 0) {
+    if (e->ctl_pair[0] < 0 &&
+        (socketpair(AF_UNIX, SOCK_DGRAM, 0, e->ctl_pair) != 0 ||
+         set_nonblock(e->ctl_pair[0]) != 0 || set_nonblock(e->ctl_pair[1]) != 0)) {
         log_msg(LOGL_ERR, "IO: socketpair: %s", strerror(errno));
         return -1;
     }
     for (unsigned w = 0; w < e->nworkers; w++) {
+        if (e->workers[w] != NULL) {
+            /* A restart (reload): same worker, same client list, a new stop pipe. */
+            worker_set_stop_fd(e->workers[w], e->stop_pipe[0]);
+            if (worker_start(e->workers[w]) != 0) {
+                log_msg(LOGL_ERR, "IO: cannot restart worker %u", w);
+                return -1;
+            }
+            continue;
+        }
         int fds[CONF_MAX_LISTEN];
         for (unsigned l = 0; l < nl; l++) {
             fds[l] = e->fds[l * e->nworkers + w];
@@ -1153,20 +1683,32 @@ static void source_readable(struct engine *e, unsigned k)
             continue;
         }
         enum assoc_result res;
+        ntp_ts_t rec_before = e->sync.src[k].rec;
         struct sync_action a = sync_receive(&e->sync, k, (double)mono_ms() / 1000.0, buf, len,
                                             t4, &res);
+        /* The filter took the sample (sync_receive notes its arrival only then). */
+        bool sample = res == ASSOC_OK && e->sync.src[k].have && e->sync.src[k].rec == t4 &&
+                      rec_before != t4;
         e->src[k].last_res = res;
         if (res == ASSOC_KOD) {
             enum ntp_kiss kiss = e->sync.src[k].as.last_kiss;
             peer_event(e, k, kiss == NTP_KISS_RATE ? CTL_PEV_RATE : CTL_PEV_DENY);
-            log_msg(LOGL_NOTICE, "PROTO: %s: kiss-o'-death %s", e->src[k].name,
-                    ntp_kiss_name(kiss));
+            if (log_limit_pass(&e->remote_limit, mono_ms())) {
+                log_msg(LOGL_NOTICE, "PROTO: %s: kiss-o'-death %s", e->src[k].name,
+                        ntp_kiss_name(kiss));
+            }
         } else if (res != ASSOC_OK) {
             log_msg(LOGL_DEBUG, "PROTO: %s: reply refused: %s", e->src[k].name,
                     assoc_result_name(res));
         }
         apply(e, &a, e->src[k].name);
         peer_events(e);
+        if (sample) {
+            record_peer(e, k);
+        }
+        if (a.kind == SYNC_ACT_FREQ || a.kind == SYNC_ACT_STEP) {
+            record_loop(e, &a);
+        }
         if (e->stop) {
             return;
         }
@@ -1174,20 +1716,39 @@ static void source_readable(struct engine *e, unsigned k)
 }
 
 /* Writes the frequency estimate to the drift file (atomically), once the discipline has
- * an estimate of its own. */
-static void save_drift(struct engine *e)
+ * an estimate of its own. Returns whether it did, and in why what happened. */
+static bool save_drift_now(struct engine *e, char *why, size_t size)
 {
     char err[256];
     /* clock none: the frequency is that of a virtual clock over an already disciplined
      * system clock; it must not overwrite a real drift file. */
-    if (!e->syncing || e->conf->driftfile[0] == '\0' || e->sync.disc.updates < 4 ||
-        e->conf->clock == CLK_NONE) {
-        return;
+    if (e->conf->driftfile[0] == '\0') {
+        snprintf(why, size, "no driftfile configured");
+        return false;
+    }
+    if (e->conf->clock == CLK_NONE) {
+        snprintf(why, size, "clock none: the frequency is not the system clock's");
+        return false;
+    }
+    if (!e->syncing || e->sync.disc.updates < 4) {
+        snprintf(why, size, "no frequency estimate yet (fewer than 4 updates)");
+        return false;
     }
     if (driftfile_write(e->conf->driftfile, sync_freq_ppm(&e->sync), sync_skew_ppm(&e->sync),
                         err, sizeof(err)) != 0) {
         log_msg(LOGL_WARN, "CLOCK: %s", err);
+        snprintf(why, size, "%s", err);
+        return false;
     }
+    snprintf(why, size, "wrote %+.3f ppm to %.200s", sync_freq_ppm(&e->sync),
+             e->conf->driftfile);
+    return true;
+}
+
+static void save_drift(struct engine *e)
+{
+    char why[256];
+    (void)save_drift_now(e, why, sizeof(why));
 }
 
 /* Requests that are due, and the discipline's deadline. */
@@ -1277,13 +1838,22 @@ int engine_run(struct engine *e)
         }
         e->plain_ready = true;
     }
+    if (e->http != NULL) {
+        /* The listener reads only what is published: publish before it starts. */
+        e->publish = true;
+        publish_status(e, mono_ms());
+        if (http_start(e->http, &e->box) != 0) {
+            stop_workers(e);
+            return 1;
+        }
+    }
     log_msg(LOGL_NOTICE, "PROTO: ready: serving %s, stratum %d, precision %d, %u worker%s, "
                          "clock %s",
             e->sys.leap == PKT_LEAP_UNSYNC ? "unsynchronized" : "from the local clock",
             e->sys.stratum, e->precision, e->nworkers, e->nworkers == 1 ? "" : "s",
             clk_name(e->clk));
 
-    struct pollfd pfd[CONF_MAX_LISTEN + 3 + SYNC_MAX_SOURCES];
+    struct pollfd pfd[CONF_MAX_LISTEN + 3 + SYNC_MAX_SOURCES + ADMIN_MAX_CONN + 1];
     int64_t next_refresh = mono_ms() + LOCAL_REFRESH_MS;
     int64_t next_drift = mono_ms() + DRIFT_INTERVAL_MS;
     bool running = true;
@@ -1312,6 +1882,16 @@ int engine_run(struct engine *e)
             pfd[npfd].fd = resolver_fd(e->resolver);
             pfd[npfd++].events = POLLIN;
         }
+        unsigned admin_base = npfd, nadmin = 0;
+        if (e->admin != NULL) {
+            int afd[ADMIN_MAX_CONN + 1];
+            short aev[ADMIN_MAX_CONN + 1];
+            nadmin = admin_pollfds(e->admin, afd, aev);
+            for (unsigned i = 0; i < nadmin; i++) {
+                pfd[npfd].fd = afd[i];
+                pfd[npfd++].events = aev[i];
+            }
+        }
         unsigned src_base = npfd;
         for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
             if (sync_active(&e->sync, k) && e->src[k].fd != PLAT_NO_SOCK) {
@@ -1322,7 +1902,10 @@ int engine_run(struct engine *e)
         }
         int64_t now = mono_ms();
         int64_t wake = -1;
-        if (e->conf->local_stratum > 0 || e->syncing) {
+        if (e->admin != NULL && admin_deadline(e->admin) >= 0) {
+            wake = admin_deadline(e->admin);
+        }
+        if ((e->conf->local_stratum > 0 || e->syncing) && (wake < 0 || next_refresh < wake)) {
             wake = next_refresh;
         }
         if (e->syncing) {
@@ -1347,6 +1930,14 @@ int engine_run(struct engine *e)
             break;
         }
         now = mono_ms();
+        bool admin_ready = false;
+        for (unsigned i = 0; i < nadmin; i++) {
+            admin_ready = admin_ready || pfd[admin_base + i].revents != 0;
+        }
+        if (e->admin != NULL && (admin_ready || (admin_deadline(e->admin) >= 0 &&
+                                                 now >= admin_deadline(e->admin)))) {
+            admin_service(e->admin, now);
+        }
         hourly_reset(e, now);
         publish_status(e, now);
         if (e->syncing) {
@@ -1384,8 +1975,9 @@ int engine_run(struct engine *e)
                 } else if (sig == SIGUSR1) {
                     log_counters(e);
                 } else if (sig == SIGHUP) {
-                    log_msg(LOGL_NOTICE, "CONF: SIGHUP: reloading is not implemented yet; "
-                                         "restart to apply changes");
+                    static char hup_reply[2048];
+                    hup_reply[0] = '\0';
+                    reload(e, hup_reply, sizeof(hup_reply));
                 }
             }
         }
@@ -1404,6 +1996,8 @@ int engine_run(struct engine *e)
     } else {
         save_drift(e);
     }
+    http_free(e->http);
+    e->http = NULL;
     stop_workers(e);
     log_counters(e);
     return status;
@@ -1430,6 +2024,9 @@ void engine_free(struct engine *e)
     }
     resolver_stop(e->resolver);
     control_free(e->control);
+    admin_close(e->admin);
+    stats_close(&e->stats);
+    http_free(e->http); /* before the box it reads goes */
     status_box_destroy(&e->box);
     for (int i = 0; i < 2; i++) {
         if (e->ctl_pair[i] >= 0) {
@@ -1442,5 +2039,6 @@ void engine_free(struct engine *e)
     if (e->stop_pipe[1] >= 0) {
         close(e->stop_pipe[1]);
     }
+    free(e->own);
     free(e);
 }

@@ -29,13 +29,15 @@ static void usage(FILE *f)
             "\n"
             "  -c, --config FILE   configuration file (default " DEFAULT_CONF ")\n"
             "  -d, --foreground    stay in the foreground (log to stderr unless a log file\n"
-            "                      is configured)\n"
+            "                      or syslog is configured; in the background the default\n"
+            "                      is syslog)\n"
             "  -l, --logfile FILE  log to FILE (overrides 'logfile')\n"
             "  -p, --pidfile FILE  write the process ID to FILE and lock it (overrides\n"
             "                      'pidfile'); a second daemon on the same file refuses\n"
             "                      to start\n"
             "      --clock KIND    clock backend: system, sim or none (overrides 'clock')\n"
-            "  -u, --user USER     run as USER after binding (default, as root: " PRIVS_DEFAULT_USER "\n"
+            "  -u, --user USER     run as USER after binding (default, as root: "
+            PRIVS_DEFAULT_USER "\n"
             "                      if it exists)\n"
             "  -g, --panicgate     allow the first correction to be of any size (ntpd -g)\n"
             "  -q, --once          set the clock once from the sources and exit (ntpd -q)\n"
@@ -216,6 +218,10 @@ int main(int argc, char **argv)
         return 1;
     }
     conf_finish(&conf);
+    if (!debug && conf.log_level >= 0) {
+        log_set_level((enum log_level)conf.log_level);
+    }
+    log_set_categories(conf.log_categories);
     conf.allow_first_step = allow_first != 0;
     conf.once = once != 0;
     if (conf.once && conf.n_sources == 0) {
@@ -234,6 +240,17 @@ int main(int argc, char **argv)
     if (logfile != NULL && log_open(logfile) != 0) {
         log_msg(LOGL_ERR, "CONF: logfile %s: %s", logfile, strerror(errno));
         return 1;
+    }
+    /* Without a log file: syslog when configured, and in the background (as ntpd). */
+    bool to_syslog = false;
+    if (logfile == NULL && (conf.syslog || !foreground)) {
+        const char *sock = conf.syslog_socket[0] != '\0' ? conf.syslog_socket : NULL;
+        if (log_open_syslog(sock, conf.syslog_facility, "stratumd") == 0) {
+            to_syslog = true;
+        } else {
+            log_msg(LOGL_WARN, "IO: syslog %s: %s; logging to standard error",
+                    sock != NULL ? sock : LOG_SYSLOG_DEFAULT_PATH, strerror(errno));
+        }
     }
     if (pidfile == NULL && conf.pidfile[0] != '\0') {
         pidfile = conf.pidfile;
@@ -283,9 +300,9 @@ int main(int argc, char **argv)
         release_pidfile(pidfd, pidfile);
         return 1;
     }
-    if (!foreground && logfile == NULL) {
-        log_msg(LOGL_NOTICE, "PROTO: not in the foreground and no log file: messages are "
-                             "discarded (use -d or 'logfile')");
+    if (!foreground && logfile == NULL && !to_syslog) {
+        log_msg(LOGL_NOTICE, "PROTO: not in the foreground, no log file and no syslog: "
+                             "messages are discarded (use -d, 'logfile' or 'syslog')");
     }
     int status = 1;
     if (!foreground && daemonise() != 0) {

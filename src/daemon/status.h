@@ -75,6 +75,7 @@ struct status_sys {
     ntp_ts_t clock;             /* our clock now */
     const char *clock_kind;     /* system, sim, none */
     unsigned clock_steps;
+    uint64_t clock_slews;       /* slews (phase adjustments) the clock was given */
     double clock_last_step, clock_total_adjust; /* s */
     double stepped;             /* s, the sum of |steps| the discipline made */
     bool panicked;

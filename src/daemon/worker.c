@@ -21,6 +21,11 @@
  * whole (and dropped) rather than silently cut. */
 #define RECV_BUF 1152
 
+/* Receive errors (which a peer can provoke, e.g. with ICMP errors): a few, then one a
+ * minute, per thread, so no lock is needed. */
+static _Thread_local struct log_limit rx_limit = { .tokens = 5, .burst = 5,
+                                                   .interval_ms = 60000 };
+
 struct worker {
     pthread_t thread;
     int id;
@@ -148,7 +153,8 @@ static void serve_batch(struct worker *w, int fd)
         }
         int n = recvmmsg(fd, w->rmsg, WORKER_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0) {
-            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                log_limit_pass(&rx_limit, mono_ms())) {
                 log_msg(LOGL_WARN, "IO: recvmmsg: %s", strerror(errno));
             }
             return;
@@ -266,6 +272,11 @@ int worker_start(struct worker *w)
     return r == 0 ? 0 : -1;
 }
 
+void worker_set_stop_fd(struct worker *w, int stop_fd)
+{
+    w->stop_fd = stop_fd;
+}
+
 void worker_join(struct worker *w)
 {
     pthread_join(w->thread, NULL);
@@ -307,7 +318,8 @@ void serve_plain(int fd, struct server_ctx *ctx, struct clk *clk, const struct s
         m.msg_controllen = sizeof(ctl);
         ssize_t n = recvmsg(fd, &m, 0);
         if (n < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                log_limit_pass(&rx_limit, mono_ms())) {
                 log_msg(LOGL_WARN, "IO: recvmsg: %s", strerror(errno));
             }
             return;

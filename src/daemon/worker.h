@@ -44,6 +44,8 @@ struct worker *worker_new(int id, const int *fds, unsigned nfds, int stop_fd, in
                           const struct rl_config *rl, uint32_t rl_entries, int8_t precision,
                           bool monitor);
 int worker_start(struct worker *w);
+/* Between worker_join and the next worker_start: the pipe end that stops it next time. */
+void worker_set_stop_fd(struct worker *w, int stop_fd);
 void worker_join(struct worker *w);
 void worker_free(struct worker *w);
 struct server_ctx *worker_ctx(struct worker *w);

@@ -75,4 +75,18 @@ size_t plat_strftime(char *s, size_t max, const char *fmt, const struct tm *tm)
 /* Whether stdout is a terminal. */
 bool plat_stdout_is_tty(void);
 
+/* Clears the terminal on stdout and puts the cursor home (`--watch`). Returns false, and
+ * writes nothing, when stdout is not a terminal or the console cannot do it. */
+bool plat_clear_screen(void);
+
+/* One request line to a local stream socket at path (stratumd's administration socket),
+ * and its whole reply (until the daemon closes), NUL-terminated in reply. Waits at most
+ * timeout_ms in all. Returns 0, PLAT_LOCAL_ABSENT (nothing listens there), PLAT_LOCAL_DENIED
+ * (no permission), or PLAT_LOCAL_FAILED, with a message in err. Windows: not available. */
+#define PLAT_LOCAL_ABSENT (-2)
+#define PLAT_LOCAL_DENIED (-3)
+#define PLAT_LOCAL_FAILED (-1)
+int plat_local_request(const char *path, const char *line, int timeout_ms, char *reply,
+                       size_t cap, char *err, size_t errlen);
+
 #endif

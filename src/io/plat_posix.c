@@ -5,6 +5,10 @@
  */
 #include "plat.h"
 
+#include <sys/socket.h>
+
+#include <sys/un.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/errqueue.h>
@@ -160,4 +164,83 @@ size_t plat_strftime(char *s, size_t max, const char *fmt, const struct tm *tm)
 bool plat_stdout_is_tty(void)
 {
     return isatty(1) == 1;
+}
+
+bool plat_clear_screen(void)
+{
+    if (isatty(1) != 1) {
+        return false;
+    }
+    /* ECMA-48: cursor home, erase the whole display. */
+    fputs("\033[H\033[2J", stdout);
+    return true;
+}
+
+int plat_local_request(const char *path, const char *line, int timeout_ms, char *reply,
+                       size_t cap, char *err, size_t errlen)
+{
+    struct sockaddr_un sa;
+    if (cap == 0) {
+        return PLAT_LOCAL_FAILED;
+    }
+    reply[0] = '\0';
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return PLAT_LOCAL_FAILED;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return PLAT_LOCAL_FAILED;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int e = errno;
+        close(fd);
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        return e == EACCES || e == EPERM                ? PLAT_LOCAL_DENIED
+               : e == ENOENT || e == ECONNREFUSED       ? PLAT_LOCAL_ABSENT
+                                                        : PLAT_LOCAL_FAILED;
+    }
+    size_t n = strlen(line);
+    if (send(fd, line, n, MSG_NOSIGNAL) != (ssize_t)n || send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
+        snprintf(err, errlen, "%s: send: %s", path, strerror(errno));
+        close(fd);
+        return PLAT_LOCAL_FAILED;
+    }
+    size_t got = 0;
+    int64_t deadline = plat_mono_ns() / 1000000 + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - plat_mono_ns() / 1000000;
+        if (left <= 0) {
+            snprintf(err, errlen, "%s: no complete reply within %d ms", path, timeout_ms);
+            close(fd);
+            return PLAT_LOCAL_FAILED;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll: %s", strerror(errno));
+            close(fd);
+            return PLAT_LOCAL_FAILED;
+        }
+        if (p.revents == 0) {
+            continue;
+        }
+        ssize_t r = recv(fd, reply + got, cap - 1 - got, 0);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+        if (got >= cap - 1) {
+            break;
+        }
+    }
+    reply[got] = '\0';
+    close(fd);
+    return 0;
 }

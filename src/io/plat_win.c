@@ -277,3 +277,37 @@ bool plat_stdout_is_tty(void)
 {
     return _isatty(_fileno(stdout)) != 0;
 }
+
+#ifndef ENABLE_VIRTUAL_TERMINAL_PROCESSING
+#define ENABLE_VIRTUAL_TERMINAL_PROCESSING 0x0004
+#endif
+
+bool plat_clear_screen(void)
+{
+    HANDLE h = GetStdHandle(STD_OUTPUT_HANDLE);
+    DWORD mode = 0;
+    if (_isatty(_fileno(stdout)) == 0 || h == INVALID_HANDLE_VALUE || !GetConsoleMode(h, &mode)) {
+        return false;
+    }
+    /* Windows 10 and later consoles understand ECMA-48 once asked to. */
+    if ((mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING) == 0 &&
+        !SetConsoleMode(h, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING)) {
+        return false;
+    }
+    fputs("\033[H\033[2J", stdout);
+    return true;
+}
+
+int plat_local_request(const char *path, const char *line, int timeout_ms, char *reply,
+                       size_t cap, char *err, size_t errlen)
+{
+    (void)path;
+    (void)line;
+    (void)timeout_ms;
+    if (cap > 0) {
+        reply[0] = '\0';
+    }
+    snprintf(err, errlen, "the administration socket is stratumd's, on Linux: not available "
+                          "on Windows");
+    return PLAT_LOCAL_FAILED;
+}

@@ -18,7 +18,9 @@
 #include "core/decide.h"
 #include "io/json.h"
 #include "io/plat.h"
+#include "tools/ctl.h"
 #include "tools/query.h"
+#include "tools/status.h"
 
 #define EXIT_OK 0
 #define EXIT_USAGE 1
@@ -36,6 +38,11 @@ static void usage_main(FILE *f)
             "Commands:\n"
             "  query HOST[:PORT] ...   ask NTP servers for the time (never changes the clock)\n"
             "  sync HOST[:PORT] ...    set this machine's clock once from agreeing servers\n"
+            "  status [HOST[:PORT]]    a server's state in words (mode 6; default 127.0.0.1)\n"
+            "  peers [HOST[:PORT]]     a server's sources, as ntpq -p\n"
+            "  clients [HOST[:PORT]]   the clients a server has seen (its MRU list)\n"
+            "  ctl REQUEST             change the local stratumd (reload, add, remove, step,\n"
+            "                          writedrift, sources) through its socket\n"
             "\n"
             "  stratum COMMAND --help  options of a command\n"
             "  stratum --version\n"
@@ -520,8 +527,16 @@ int main(int argc, char **argv)
         rc = cmd_query(argc - 1, argv + 1);
     } else if (strcmp(cmd, "sync") == 0) {
         rc = cmd_sync(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0 ||
+               strcmp(cmd, "clients") == 0) {
+        rc = status_command(cmd, argc - 1, argv + 1);
+    } else if (strcmp(cmd, "ctl") == 0) {
+        rc = ctl_command(argc - 1, argv + 1);
     } else {
-        fprintf(stderr, "stratum: '%s' is not a command (query, sync; see --help)\n", cmd);
+        fprintf(stderr,
+                "stratum: '%s' is not a command (query, sync, status, peers, clients, ctl; "
+                "see --help)\n",
+                cmd);
         rc = EXIT_USAGE;
     }
     fflush(stdout);

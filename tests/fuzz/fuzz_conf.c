@@ -46,6 +46,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             c.local_stratum > 15 || c.acl.n_rules > ACL_MAX_RULES) {
             abort();
         }
+        if (c.http.enabled && (c.http.port == 0 || (c.http.addr.family != NET_IPV4 &&
+                                                    c.http.addr.family != NET_IPV6))) {
+            abort();
+        }
         for (unsigned i = 0; i < c.acl.n_rules; i++) {
             unsigned max = c.acl.rules[i].net.family == NET_IPV4 ? 32 : 128;
             if (c.acl.rules[i].prefix_len > max) {

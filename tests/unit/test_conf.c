@@ -836,9 +836,8 @@ static void test_unimplemented_directives_warn(void **state)
      * gives exactly one warning "NAME:LINE: ..." and changes nothing. */
     static const char *const lines[] = {
         "leapfile /usr/share/zoneinfo/leap-seconds.list",
-        "statsdir /var/log/ntpstats/",
-        "statistics loopstats peerstats clockstats",
-        "filegen loopstats file loopstats type day enable",
+        "statistics clockstats",
+        "filegen rawstats file rawstats type day enable",
         "keys /etc/ntp.keys",
         "keysdir /etc/ntp",
         "trustedkey 1 2 (4 ... 8)",
@@ -861,7 +860,6 @@ static void test_unimplemented_directives_warn(void **state)
         "calldelay 5",
         "interface listen eth0",
         "nic ignore all",
-        "logconfig =syncall +clockall",
         "fudge 127.127.1.0 stratum 10",
         "refclock shm unit 0 refid GPS",
         "device 1 /dev/ttyS0",
@@ -1536,10 +1534,16 @@ static void test_classic_ntpd_config(void **state)
         print_error("%s\n", err);
     }
     assert_int_equal(rc, 0);
-    /* leapfile statsdir statistics 3 x filegen, fudge, restrict source, keys trustedkey
-     * controlkey requestkey. `disable monitor` is implemented. */
-    assert_int_equal(c->n_warnings, 12);
+    /* leapfile, clockstats (on the statistics line and its filegen), fudge, restrict
+     * source, keys trustedkey controlkey requestkey. `disable monitor` and the loopstats
+     * and peerstats statistics are implemented. */
+    assert_int_equal(c->n_warnings, 9);
     assert_false(c->monitor);
+    assert_string_equal(c->stats.dir, "/var/log/ntpstats/");
+    assert_true(c->stats.gen[STATS_LOOP].enabled && c->stats.gen[STATS_PEER].enabled);
+    assert_false(c->stats.gen[STATS_SYS].enabled);
+    assert_string_equal(c->stats.gen[STATS_LOOP].file, "loopstats");
+    assert_int_equal(c->stats.gen[STATS_PEER].type, STATS_GEN_DAY);
     assert_int_equal(c->n_sources, 4);
     assert_string_equal(c->sources[0].host, "0.pool.ntp.org");
     assert_int_equal(c->sources[0].kind, CONF_SRC_SERVER);
@@ -1713,11 +1717,227 @@ static void test_enable_disable(void **state)
     expect_error("enable monitor telepathy\n", 1, "'telepathy'");
 }
 
+/* ---- statistics and logging ----------------------------------------------------- */
+
+static void test_statistics_defaults(void **state)
+{
+    (void)state;
+    struct rec *r;
+    struct conf *c = new_conf(&r);
+    assert_string_equal(c->stats.dir, "");
+    assert_true(c->stats.on);
+    for (unsigned k = 0; k < STATS_KINDS; k++) {
+        assert_false(c->stats.gen[k].enabled);
+        assert_int_equal(c->stats.gen[k].type, STATS_GEN_DAY); /* ntpd's defaults */
+        assert_true(c->stats.gen[k].link);
+        assert_string_equal(c->stats.gen[k].file, "");
+    }
+    assert_int_equal(c->log_level, -1);
+    assert_int_equal(c->log_categories, LOG_CAT_ALL);
+    assert_false(c->syslog);
+    assert_int_equal(c->syslog_facility, LOG_FACILITY_DAEMON);
+    free_conf(c, r);
+}
+
+static void test_statistics_filegen(void **state)
+{
+    (void)state;
+    struct rec *r;
+    struct conf *c = new_conf(&r);
+    load_ok(c, "statsdir /var/log/stratum\n"
+               "statistics loopstats sysstats\n"
+               "filegen loopstats file loop type week nolink\n"
+               "filegen peerstats type none enable\n"
+               "filegen sysstats disable\n"
+               "filegen sysstats type month link\n");
+    assert_int_equal(r->n, 0);
+    assert_string_equal(c->stats.dir, "/var/log/stratum");
+    assert_true(c->stats.gen[STATS_LOOP].enabled);
+    assert_string_equal(c->stats.gen[STATS_LOOP].file, "loop");
+    assert_int_equal(c->stats.gen[STATS_LOOP].type, STATS_GEN_WEEK);
+    assert_false(c->stats.gen[STATS_LOOP].link);
+    assert_true(c->stats.gen[STATS_PEER].enabled);
+    assert_int_equal(c->stats.gen[STATS_PEER].type, STATS_GEN_NONE);
+    /* A later filegen line changes only what it names. */
+    assert_false(c->stats.gen[STATS_SYS].enabled);
+    assert_int_equal(c->stats.gen[STATS_SYS].type, STATS_GEN_MONTH);
+    assert_true(c->stats.gen[STATS_SYS].link);
+    /* Every ntpd type parses. */
+    static const char *const types[] = { "none", "pid", "day", "week", "month", "year", "age" };
+    for (unsigned i = 0; i < 7; i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "filegen loopstats type %s\n", types[i]);
+        load_ok(c, line);
+        assert_int_equal(c->stats.gen[STATS_LOOP].type, (int)i);
+    }
+    load_ok(c, "disable stats\n");
+    assert_false(c->stats.on);
+    load_ok(c, "enable stats\n");
+    assert_true(c->stats.on);
+    assert_int_equal(r->n, 0);
+    /* ntpd's statistics we do not write: one warning each, with file:line; values are
+     * still checked. */
+    load_ok(c, "statistics clockstats rawstats loopstats\nfilegen protostats type day\n");
+    assert_int_equal(r->n, 3);
+    assert_non_null(strstr(r->msg[0], "test.conf:1: "));
+    assert_non_null(strstr(r->msg[0], "clockstats"));
+    assert_non_null(strstr(r->msg[1], "rawstats"));
+    assert_non_null(strstr(r->msg[2], "test.conf:2: "));
+    free_conf(c, r);
+
+    expect_error("statsdir\n", 1, "statsdir");
+    expect_error("statsdir /a /b\n", 1, "statsdir");
+    expect_error("statistics\n", 1, "statistics");
+    expect_error("statistics loopstats potatostats\n", 1, "'potatostats'");
+    expect_error("\nfilegen\n", 2, "filegen");
+    expect_error("filegen bogusstats\n", 1, "'bogusstats'");
+    expect_error("filegen loopstats type hourly\n", 1, "'hourly'");
+    expect_error("filegen loopstats type\n", 1, "missing a type");
+    expect_error("filegen loopstats file\n", 1, "missing a file name");
+    expect_error("filegen loopstats file ../etc/passwd\n", 1, "'../etc/passwd'");
+    expect_error("filegen loopstats file a/../../b\n", 1, "'a/../../b'");
+    expect_error("filegen loopstats file /etc/loop\n", 1, "'/etc/loop'");
+    expect_error("filegen loopstats linky\n", 1, "'linky'");
+    expect_error("filegen clockstats type hourly\n", 1, "'hourly'");
+}
+
+static void test_logconfig(void **state)
+{
+    (void)state;
+    struct rec *r;
+    struct conf *c = new_conf(&r);
+    load_ok(c, "logconfig =syncall +clockall\n");
+    assert_int_equal(c->log_categories, LOG_CAT_CLOCK);
+    load_ok(c, "logconfig =allall -peerall\n");
+    assert_int_equal(c->log_categories, LOG_CAT_CLOCK | LOG_CAT_CONF | LOG_CAT_IO | LOG_CAT_MON);
+    load_ok(c, "logconfig +sysall\n");
+    assert_int_equal(c->log_categories, LOG_CAT_ALL);
+    /* No sign: sets, as '='; ntpd's spellings allclock/allsync; '=' glued to the
+     * directive, or standing alone. */
+    load_ok(c, "logconfig clockall\n");
+    assert_int_equal(c->log_categories, LOG_CAT_CLOCK);
+    load_ok(c, "logconfig=allpeer +allsync\n");
+    assert_int_equal(c->log_categories, LOG_CAT_PROTO | LOG_CAT_AUTH | LOG_CAT_CLOCK);
+    load_ok(c, "logconfig = all\n");
+    assert_int_equal(c->log_categories, LOG_CAT_ALL);
+    assert_int_equal(r->n, 0);
+    /* A type other than all is taken as the whole class, with one warning a line. */
+    load_ok(c, "logconfig =syncevents +clockstatus\n");
+    assert_int_equal(c->log_categories, LOG_CAT_CLOCK);
+    assert_int_equal(r->n, 1);
+    assert_non_null(strstr(r->msg[0], "test.conf:1: logconfig"));
+    free_conf(c, r);
+
+    expect_error("logconfig\n", 1, "logconfig");
+    expect_error("logconfig =everything\n", 1, "'=everything'");
+    expect_error("logconfig +clock\n", 1, "'+clock'");
+    expect_error("logconfig =\n", 1, "missing");
+}
+
+static void test_loglevel_and_syslog(void **state)
+{
+    (void)state;
+    struct rec *r;
+    struct conf *c = new_conf(&r);
+    load_ok(c, "loglevel notice\n");
+    assert_int_equal(c->log_level, LOGL_NOTICE);
+    load_ok(c, "loglevel debug\n");
+    assert_int_equal(c->log_level, LOGL_DEBUG);
+    load_ok(c, "loglevel err\n");
+    assert_int_equal(c->log_level, LOGL_ERR);
+    load_ok(c, "syslog\n");
+    assert_true(c->syslog);
+    assert_string_equal(c->syslog_socket, "");
+    assert_int_equal(c->syslog_facility, LOG_FACILITY_DAEMON);
+    load_ok(c, "syslog socket /run/test/log.sock facility local3\n");
+    assert_string_equal(c->syslog_socket, "/run/test/log.sock");
+    assert_int_equal(c->syslog_facility, 19);
+    assert_int_equal(r->n, 0);
+    free_conf(c, r);
+
+    expect_error("loglevel\n", 1, "loglevel");
+    expect_error("loglevel chatty\n", 1, "'chatty'");
+    expect_error("loglevel info debug\n", 1, "loglevel");
+    expect_error("syslog facility\n", 1, "missing a facility");
+    expect_error("syslog facility local9\n", 1, "'local9'");
+    expect_error("syslog socket\n", 1, "missing a socket path");
+    expect_error("syslog port 514\n", 1, "'port'");
+    char line[300];
+    char longp[200];
+    memset(longp, 'x', sizeof(longp) - 1);
+    longp[0] = '/';
+    longp[sizeof(longp) - 1] = '\0';
+    snprintf(line, sizeof(line), "syslog socket %s\n", longp);
+    expect_error(line, 1, "1 to 107");
+}
+
+/* http ADDRESS:PORT: off by default; IPv4, IPv6 in brackets, the wildcards; one
+ * listener, the later line wins; errors carry file:line and the word. */
+static void test_http(void **state)
+{
+    (void)state;
+    struct rec *r;
+    struct conf *c = new_conf(&r);
+    struct net_addr a;
+    assert_false(c->http.enabled);
+    load_ok(c, "http 127.0.0.1:9100\n");
+    assert_true(c->http.enabled);
+    a = addr("127.0.0.1");
+    assert_int_equal(c->http.addr.family, NET_IPV4);
+    assert_memory_equal(c->http.addr.bytes, a.bytes, 16);
+    assert_int_equal(c->http.port, 9100);
+    load_ok(c, "http [::1]:8080\n");
+    a = addr("::1");
+    assert_int_equal(c->http.addr.family, NET_IPV6);
+    assert_memory_equal(c->http.addr.bytes, a.bytes, 16);
+    assert_int_equal(c->http.port, 8080);
+    load_ok(c, "http 0.0.0.0:1\nhttp [::]:65535\n");
+    a = addr("::");
+    assert_int_equal(c->http.addr.family, NET_IPV6);
+    assert_memory_equal(c->http.addr.bytes, a.bytes, 16);
+    assert_int_equal(c->http.port, 65535);
+    load_ok(c, "http [2001:db8::5]:443 # metrics\n");
+    a = addr("2001:db8::5");
+    assert_memory_equal(c->http.addr.bytes, a.bytes, 16);
+    assert_int_equal(c->http.port, 443);
+    assert_int_equal(r->n, 0);
+    /* conf_finish leaves it alone; it is not an NTP listen address. */
+    conf_finish(c);
+    assert_true(c->http.enabled);
+    assert_int_equal(c->n_listen, 2);
+    free_conf(c, r);
+
+    expect_error("http\n", 1, "expected 'http ADDRESS:PORT'");
+    expect_error("workers 1\nhttp 127.0.0.1\n", 2, "'127.0.0.1': missing ':PORT'");
+    expect_error("http 127.0.0.1:\n", 1, "missing the port");
+    expect_error("http 127.0.0.1:0\n", 1, "'0'");
+    expect_error("http 127.0.0.1:65536\n", 1, "'65536'");
+    expect_error("http 127.0.0.1:-1\n", 1, "'-1'");
+    expect_error("http 127.0.0.1:http\n", 1, "'http'");
+    expect_error("http 127.0.0.1:80x\n", 1, "'80x'");
+    expect_error("http localhost:9100\n", 1, "'localhost:9100'");
+    expect_error("http 256.0.0.1:9100\n", 1, "'256.0.0.1:9100'");
+    expect_error("http :9100\n", 1, "':9100'");
+    expect_error("http ::1:9100\n", 1, "brackets");
+    expect_error("http [::1]9100\n", 1, "'[::1]9100'");
+    expect_error("http [::1]\n", 1, "'[::1]'");
+    expect_error("http [::1:9100\n", 1, "'[::1:9100'");
+    expect_error("http [127.0.0.1]:9100\n", 1, "'[127.0.0.1]:9100'");
+    expect_error("http [fe80::1%eth0]:9100\n", 1, "'[fe80::1%eth0]:9100'");
+    expect_error("http 127.0.0.1:9100 extra\n", 1, "http");
+    expect_error("http 127.0.0.1 port 9100\n", 1, "http");
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_teardown(f, cleanup)
     const struct CMUnitTest tests[] = {
+        T(test_http),
         cmocka_unit_test(test_enable_disable),
+        cmocka_unit_test(test_statistics_defaults),
+        cmocka_unit_test(test_statistics_filegen),
+        cmocka_unit_test(test_logconfig),
+        cmocka_unit_test(test_loglevel_and_syslog),
         cmocka_unit_test(test_restrict_marks_configured),
         T(test_init_defaults),
         T(test_finish_adds_wildcards),

@@ -254,6 +254,21 @@ win syncun.out sync --dry-run "127.0.0.1:$P_UNSYNC"
 expect "sync --dry-run with only an unsynchronized server: exit 3, clock left alone" 3 \
 	syncun.out 'not changing the clock'
 
+# mode 6: status, peers and clients over Winsock (one connected socket per run)
+win status.out status "127.0.0.1:$P_SYNC"
+expect "status (mode 6) of a local stratum 2 server: local clock, exit 0" 0 status.out \
+	'^state +local clock$'
+win statusu.out status "127.0.0.1:$P_UNSYNC"
+expect "status of an unsynchronized server: exit 3" 3 statusu.out '^state +unsynchronized$'
+win peers.out peers "[::1]:$P_SYNC"
+expect "peers over IPv6: ntpq's header" 0 peers.out \
+	'^ +remote +refid +st t when poll reach +delay +offset +jitter$'
+win clients.out clients --json "127.0.0.1:$P_SYNC"
+expect "clients --json: the MRU list holds this client" 0 clients.out '"address": "127\.0\.0\.1"'
+win statusdead.out status -t 0.5 "127.0.0.1:$P_DEAD"
+tr -d '\r' <"$W/statusdead.out.err" >"$W/statusdead.out.txt"
+expect "status where nothing listens: exit 2" 2 statusdead.out 'no answer|nothing listens'
+
 win usage.out query
 cp "$W/usage.out.err" "$W/usage.out.txt"
 expect "query without a server: usage error on stderr, exit 1" 1 usage.out 'no server given'
