@@ -149,19 +149,23 @@ struct rl_table {
     int64_t minimum_ms;
     uint32_t burst;
     uint32_t n_entries; /* power of two, multiple of RL_WAYS */
-    uint32_t set_mask;  /* n_entries / RL_WAYS - 1 */
+    uint32_t n_sets;    /* n_entries / RL_WAYS */
     uint32_t used;
     struct rl_slot slots[];
 };
 
+/* The table holds exactly the entries asked for, rounded up to whole sets: a set is
+ * chosen by a multiply-shift of the hash, not a mask, so no power of two is needed (a
+ * table for 100,000 sources takes 100,000 slots, not 131,072). */
 static uint32_t round_entries(uint32_t entries)
 {
-    uint32_t n = RL_MIN_ENTRIES;
-
-    while (n < entries && n < RL_MAX_ENTRIES) {
-        n <<= 1;
+    if (entries < RL_MIN_ENTRIES) {
+        return RL_MIN_ENTRIES;
     }
-    return n;
+    if (entries > RL_MAX_ENTRIES) {
+        return RL_MAX_ENTRIES;
+    }
+    return (entries + RL_WAYS - 1) / RL_WAYS * RL_WAYS;
 }
 
 size_t rl_size(uint32_t entries)
@@ -215,7 +219,7 @@ struct rl_table *rl_init(void *mem, uint32_t entries, const struct rl_config *cf
     t->k1 = siphash_load_le64(key + 8);
     set_limits(t, cfg);
     t->n_entries = n;
-    t->set_mask = n / RL_WAYS - 1;
+    t->n_sets = n / RL_WAYS;
     t->used = 0;
     return t;
 }
@@ -267,7 +271,9 @@ static uint32_t set_index(const struct rl_table *t, uint8_t family, uint64_t key
     for (unsigned i = 0; i < 8; i++) {
         msg[1 + i] = (uint8_t)(key >> (56 - 8 * i));
     }
-    return (uint32_t)(siphash24(t->k0, t->k1, msg, sizeof msg) & t->set_mask);
+    uint64_t h = siphash24(t->k0, t->k1, msg, sizeof msg);
+    /* The top 32 bits scaled to [0, n_sets): uniform for any number of sets. */
+    return (uint32_t)(((h >> 32) * t->n_sets) >> 32);
 }
 
 static struct rl_slot *find_or_evict(struct rl_table *t, uint8_t family, uint64_t key, bool *found)
