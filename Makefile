@@ -4,6 +4,7 @@
 #   make run            install what is missing, build, run stratumd on 127.0.0.1:11123
 #   make test           install missing dependencies, build, run the whole test suite
 #   make bench-server   server throughput benchmark against chronyd and ntpnull (a few minutes)
+#   make bench-control  serving while ntpq reads the client list; memory per client
 #   make bench-query    `stratum query` against ntpdig, 1,000 runs each (about a minute)
 #   make bench-sim      the simulator's accuracy table (tests/sim), 10 seeds per scenario
 #   make win            cross-build stratum.exe for Windows into build-win/ (mingw-w64)
@@ -20,7 +21,7 @@ TESTLOG = $(BUILD)/meson-logs/$(TESTLOG_BASE).json
 # the daemon never gets the right to change the clock (as root: CAP_SYS_TIME leaves the bounding set)
 NOCLOCK = $(if $(filter 0,$(shell id -u)),setpriv --bounding-set=-sys_time)
 
-.PHONY: all build run test bench-server bench-query bench-sim win clean
+.PHONY: all build run test bench-server bench-control bench-query bench-sim win clean
 
 all: build
 
@@ -64,6 +65,10 @@ test:
 
 bench-server: build
 	bash bench/server.sh
+
+# The control path under load (ntpq -c mrulist every second) and client-list memory.
+bench-control: build
+	bash bench/control.sh
 
 bench-query: build
 	bash bench/query.sh
