@@ -6,9 +6,11 @@ from the bounding set) on a free port and stops it by PID.
 
 Usage: serve.py STRATUMD TEST_NAME   (or 'list')
 """
+import atexit
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -61,9 +63,16 @@ def decode(b):
     }
 
 
+# Every daemon's scratch folder, removed when the test process exits (a failing check
+# has printed the log it needs by then).
+_scratch = []
+atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in _scratch])
+
+
 class Daemon:
     def __init__(self, conf, family=socket.AF_INET, expect_fail=False):
         self.dir = tempfile.mkdtemp(prefix="stratumd-test-")
+        _scratch.append(self.dir)
         self.conf_path = os.path.join(self.dir, "stratum.conf")
         self.log_path = os.path.join(self.dir, "stratumd.log")
         with open(self.conf_path, "w") as f:
@@ -519,12 +528,12 @@ def t_config_errors():
               "no warning for leapfile:\n" + d.log())
         check(re.search(r"stratum\.conf:6: tos orphan: not implemented", d.log()) is not None,
               "no warning for tos orphan:\n" + d.log())
+        # --check
+        p = subprocess.run([STRATUMD, "-c", d.conf_path, "--check"], capture_output=True,
+                           text=True, timeout=10)
+        check(p.returncode == 0 and "configuration OK" in p.stdout, "--check: %r" % p.stdout)
     finally:
         d.stop()
-    # --check
-    p = subprocess.run([STRATUMD, "-c", d.conf_path, "--check"], capture_output=True, text=True,
-                       timeout=10)
-    check(p.returncode == 0 and "configuration OK" in p.stdout, "--check: %r" % p.stdout)
 
 
 def t_pidfile_lock():

@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -153,8 +154,11 @@ class Daemon:
 
 
 def stop_all():
+    """Stops every daemon a test started and removes its scratch folder (a failed test's
+    logs have been printed by then)."""
     for d in _daemons:
         d.stop()
+        shutil.rmtree(d.dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- running the tool
