@@ -71,14 +71,14 @@ struct st_opts {
 static void usage(FILE *f, const struct st_opts *o)
 {
     static const char *const what[] = {
-        "Shows the state of an NTP server (stratumd, ntpd, NTPsec) over the control\n"
-        "protocol (mode 6): synchronized or not, stratum, system peer, offset, frequency,\n"
-        "jitter, root distance, leap indicator, uptime.\n",
-        "Lists an NTP server's sources as `ntpq -p` does (tally, remote, refid, st, t, when,\n"
-        "poll, reach, delay, offset, jitter), and why a source is not selected when the\n"
-        "server says (stratumd).\n",
-        "Lists the clients an NTP server has seen (its MRU list, as `ntpq -c mrulist`), newest\n"
-        "first or sorted.\n",
+        ("Shows the state of an NTP server (stratumd, ntpd, NTPsec) over the control\n"
+         "protocol (mode 6): synchronized or not, stratum, system peer, offset, frequency,\n"
+         "jitter, root distance, leap indicator, uptime.\n"),
+        ("Lists an NTP server's sources as `ntpq -p` does (tally, remote, refid, st, t,\n"
+         "when, poll, reach, delay, offset, jitter), and why a source is not selected when\n"
+         "the server says (stratumd).\n"),
+        ("Lists the clients an NTP server has seen (its MRU list, as `ntpq -c mrulist`),\n"
+         "newest first or sorted.\n"),
     };
     fprintf(f, "Usage: stratum %s [options] [HOST[:PORT]]\n%s", o->name, what[o->cmd]);
     fprintf(f,

@@ -269,27 +269,5 @@ def t_socket_in_use():
     u.stop()
 
 
-TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
-
-
-def main():
-    if len(sys.argv) != 3:
-        print(__doc__)
-        sys.exit(2)
-    serve.STRATUMD = os.path.abspath(sys.argv[1])
-    if sys.argv[2] == "list":
-        print("\n".join(sorted(TESTS)))
-        return
-    if os.geteuid() != 0:
-        print("SKIP: needs root (setpriv)")
-        sys.exit(77)
-    try:
-        TESTS[sys.argv[2]]()
-    except AssertionError as e:
-        print("FAIL %s: %s" % (sys.argv[2], e))
-        sys.exit(1)
-    print("ok %s" % sys.argv[2])
-
-
 if __name__ == "__main__":
-    main()
+    serve.run(globals(), __doc__, needs_root=True)

@@ -293,25 +293,5 @@ def t_remote_flood_bounded():
             up_sock.close()
 
 
-TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
-
-
-def main():
-    if len(sys.argv) != 3:
-        print(__doc__)
-        sys.exit(2)
-    serve.STRATUMD = os.path.abspath(sys.argv[1])
-    if sys.argv[2] == "list":
-        print("\n".join(TESTS))
-        return
-    random.seed()
-    try:
-        TESTS[sys.argv[2]]()
-    except AssertionError as e:
-        print("FAIL %s: %s" % (sys.argv[2], e))
-        sys.exit(1)
-    print("ok %s" % sys.argv[2])
-
-
 if __name__ == "__main__":
-    main()
+    serve.run(globals(), __doc__)

@@ -962,21 +962,24 @@ def t_relay_from_chronyd():
         chrony.wait(10)
 
 
-TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
-
-
-def main():
+def run(namespace, doc, needs_root=False):
+    """The command line of every test script here: SCRIPT STRATUMD TEST_NAME (or 'list').
+    namespace: the script's globals(); its t_* functions are the tests."""
     global STRATUMD
+    tests = {name[2:]: fn for name, fn in namespace.items() if name.startswith("t_")}
     if len(sys.argv) != 3:
-        print(__doc__)
+        print(doc)
         sys.exit(2)
     STRATUMD = os.path.abspath(sys.argv[1])
     if sys.argv[2] == "list":
-        print("\n".join(TESTS))
+        print("\n".join(sorted(tests)))
         return
+    if needs_root and os.geteuid() != 0:
+        print("SKIP: needs root (setpriv)")
+        sys.exit(77)
     random.seed()
     try:
-        TESTS[sys.argv[2]]()
+        tests[sys.argv[2]]()
     except AssertionError as e:
         print("FAIL %s: %s" % (sys.argv[2], e))
         sys.exit(1)
@@ -984,4 +987,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(globals(), __doc__)
