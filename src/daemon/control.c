@@ -1251,11 +1251,11 @@ enum control_drop control_respond(struct control *c, const uint8_t *req, size_t 
     out->n = 0;
     c->cnt.requests++;
     enum ctl_reason r = ctl_decode(req, len, &m);
+    enum ctl_reason rq = ctl_check_request(&m);
     /* ntpd's order: a short datagram, a response or fragment, a non-zero offset or a bad
      * version get no reply; a count beyond the data or a ragged length "bad format". */
     if (r == CTL_BAD_SHORT || r == CTL_BAD_LONG || r == CTL_BAD_MODE ||
-        r == CTL_BAD_VERSION || ctl_check_request(&m) == CTL_BAD_RESPONSE ||
-        ctl_check_request(&m) == CTL_BAD_OFFSET) {
+        r == CTL_BAD_VERSION || rq == CTL_BAD_RESPONSE || rq == CTL_BAD_OFFSET) {
         c->cnt.by_drop[CONTROL_DROP_MALFORMED]++;
         return CONTROL_DROP_MALFORMED;
     }
@@ -1267,7 +1267,7 @@ enum control_drop control_respond(struct control *c, const uint8_t *req, size_t 
     if (c->env.status != NULL) {
         c->env.status(c->env.arg, &c->st);
     }
-    if (r == CTL_BAD_COUNT || ctl_check_request(&m) == CTL_BAD_ALIGN) {
+    if (r == CTL_BAD_COUNT || rq == CTL_BAD_ALIGN) {
         reply_error(c, &m, CTL_ERR_BADFMT, out);
     } else {
         switch (m.opcode) {

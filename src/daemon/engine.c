@@ -1150,6 +1150,19 @@ static uint16_t flash_of(enum assoc_result r)
     }
 }
 
+/* The least minpoll of the sources (ntpq's mintc; the time constant without a system
+ * peer), 0 without sources. */
+static int least_minpoll(const struct engine *e)
+{
+    int m = -1;
+    for (unsigned k = 0; e->syncing && k < e->sync.n; k++) {
+        if (sync_active(&e->sync, k) && (m < 0 || e->sync.src[k].as.cfg.minpoll < m)) {
+            m = e->sync.src[k].as.cfg.minpoll;
+        }
+    }
+    return m < 0 ? 0 : m;
+}
+
 static void fill_peer(struct engine *e, unsigned k, double now, struct status_peer *p)
 {
     const struct sync_source *b = &e->sync.src[k];
@@ -1261,13 +1274,7 @@ static void fill_status(void *arg, struct status *st)
         s->clk_jitter = d.offset_err;
         s->stepped = d.stepped;
         s->panicked = e->sync.panicked;
-        int mintc = 99;
-        for (unsigned k = 0; k < e->sync.n; k++) {
-            if (sync_active(&e->sync, k) && e->sync.src[k].as.cfg.minpoll < mintc) {
-                mintc = e->sync.src[k].as.cfg.minpoll;
-            }
-        }
-        s->mintc = mintc == 99 ? 0 : mintc;
+        s->mintc = least_minpoll(e);
         s->tc = s->mintc;
         if (upstream) {
             unsigned k = (unsigned)e->sync.sys_peer;
@@ -1342,19 +1349,10 @@ static void record_loop(struct engine *e, const struct sync_action *a)
     }
     struct discipline_status d;
     discipline_get_status(&e->sync.disc, &d);
-    int tc = 99;
-    if (e->sync.sys_peer >= 0) {
-        tc = assoc_poll(&e->sync.src[e->sync.sys_peer].as);
-    } else {
-        for (unsigned k = 0; k < e->sync.n; k++) {
-            if (sync_active(&e->sync, k) && e->sync.src[k].as.cfg.minpoll < tc) {
-                tc = e->sync.src[k].as.cfg.minpoll;
-            }
-        }
-    }
+    int tc = e->sync.sys_peer >= 0 ? assoc_poll(&e->sync.src[e->sync.sys_peer].as)
+                                   : least_minpoll(e);
     struct stats_loop v = { .offset = a->offset, .freq_ppm = d.freq_ppm,
-                            .jitter = d.offset_err, .wander_ppm = d.skew_ppm,
-                            .tc = tc == 99 ? 0 : tc };
+                            .jitter = d.offset_err, .wander_ppm = d.skew_ppm, .tc = tc };
     struct timespec now;
     clk_now(e->clk, &now);
     stats_write_loop(&e->stats, &now, uptime_s(e), &v);

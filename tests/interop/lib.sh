@@ -107,6 +107,21 @@ new_netns() {
 	ip -n "$NS" link set lo up || die "cannot bring lo up in $NS"
 }
 
+# new_veth_pair: two namespaces joined by a veth pair, 198.18.0.1/24 in $NSA and
+# 198.18.0.2/24 in $NSB (the benchmarking range: it never leaves the pair)
+new_veth_pair() {
+	local va vb
+	new_netns
+	NSA=$NS
+	new_netns
+	NSB=$NS
+	va="st$$a${RANDOM}" vb="st$$b${RANDOM}"
+	va=${va:0:15} vb=${vb:0:15}
+	ip link add "$va" netns "$NSA" type veth peer name "$vb" netns "$NSB" || die "veth failed"
+	ip -n "$NSA" addr add 198.18.0.1/24 dev "$va" && ip -n "$NSA" link set "$va" up
+	ip -n "$NSB" addr add 198.18.0.2/24 dev "$vb" && ip -n "$NSB" link set "$vb" up
+}
+
 # free_port [NS]: a UDP port nobody has bound on 127.0.0.1, below the kernel's ephemeral range
 free_port() {
 	local ns=${1:-} p i

@@ -148,15 +148,7 @@ say "check_ntp_peer against an unsynchronized stratumd: $out (exit $rc)"
 check "check_ntp_peer against an unsynchronized stratumd: not OK" test "$rc" -ne 0
 
 # --- 3. access from another host --------------------------------------------------------------
-new_netns
-NSA=$NS
-new_netns
-NSB=$NS
-VA="st$$a${RANDOM}" VB="st$$b${RANDOM}"
-VA=${VA:0:15} VB=${VB:0:15}
-ip link add "$VA" netns "$NSA" type veth peer name "$VB" netns "$NSB" || die "veth failed"
-ip -n "$NSA" addr add 198.18.0.1/24 dev "$VA" && ip -n "$NSA" link set "$VA" up
-ip -n "$NSB" addr add 198.18.0.2/24 dev "$VB" && ip -n "$NSB" link set "$VB" up
+new_veth_pair
 
 access_case() { # access_case NAME EXPECT(answer|silent) [MRU(ok|refused)] [RESTRICT-LINE]
 	local name=$1 expect=$2 mru=$3 rl=${4:-} out

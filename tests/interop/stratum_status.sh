@@ -67,15 +67,7 @@ start_ntpd() {
 }
 
 # --- 1. ntpd with two sources ------------------------------------------------------------------
-new_netns
-NSA=$NS
-new_netns
-NSB=$NS
-VA="st$$a${RANDOM}" VB="st$$b${RANDOM}"
-VA=${VA:0:15} VB=${VB:0:15}
-ip link add "$VA" netns "$NSA" type veth peer name "$VB" netns "$NSB" || die "veth failed"
-ip -n "$NSA" addr add 198.18.0.1/24 dev "$VA" && ip -n "$NSA" link set "$VA" up
-ip -n "$NSB" addr add 198.18.0.2/24 dev "$VB" && ip -n "$NSB" link set "$VB" up
+new_veth_pair
 
 start_server upstream "$NSB" 1123 1 1 "listen 198.18.0.2 port 123"
 start_ntpd ntpd "$NSA" "server 198.18.0.2 iburst minpoll 1 maxpoll 1" \
