@@ -19,6 +19,9 @@
 #include "io/json.h"
 #include "io/plat.h"
 #include "tools/ctl.h"
+#ifndef _WIN32
+#include "tools/monitor.h"
+#endif
 #include "tools/query.h"
 #include "tools/status.h"
 
@@ -43,6 +46,8 @@ static void usage_main(FILE *f)
             "  clients [HOST[:PORT]]   the clients a server has seen (its MRU list)\n"
             "  ctl REQUEST             change the local stratumd (reload, add, remove, step,\n"
             "                          writedrift, sources) through its socket\n"
+            "  monitor COMMAND         the fleet monitor: an inventory of devices, sweeps,\n"
+            "                          the devices whose time is not standard, alarms\n"
             "\n"
             "  stratum COMMAND --help  options of a command\n"
             "  stratum --version\n"
@@ -532,9 +537,13 @@ int main(int argc, char **argv)
         rc = status_command(cmd, argc - 1, argv + 1);
     } else if (strcmp(cmd, "ctl") == 0) {
         rc = ctl_command(argc - 1, argv + 1);
+#ifndef _WIN32
+    } else if (strcmp(cmd, "monitor") == 0) {
+        rc = monitor_command(argc - 1, argv + 1);
+#endif
     } else {
         fprintf(stderr,
-                "stratum: '%s' is not a command (query, sync, status, peers, clients, ctl; "
+                "stratum: '%s' is not a command (query, sync, status, peers, clients, ctl, monitor; "
                 "see --help)\n",
                 cmd);
         rc = EXIT_USAGE;
