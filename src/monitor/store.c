@@ -512,8 +512,15 @@ int store_begin_sweep(struct store *st, const char *owner, const char *group, in
     if (rc != DB_OK) {
         return fail(st, rc, "cannot start a sweep");
     }
-    rc = run(st, "UPDATE sweep SET state = 'interrupted' WHERE state = 'running' AND "
-                 "heartbeat_ms < ?", "i", now_ms - DEAD_SWEEP_MS);
+    /* A monitor that died (no heartbeat for a minute) leaves its sweep and its leases:
+     * both are taken back, so the next sweep probes every device again. */
+    rc = run(st, "UPDATE device SET lease_owner = NULL, lease_until_ms = NULL WHERE "
+                 "lease_owner IN (SELECT owner FROM sweep WHERE state = 'running' AND "
+                 "heartbeat_ms < ?)", "i", now_ms - DEAD_SWEEP_MS);
+    if (rc == DB_DONE) {
+        rc = run(st, "UPDATE sweep SET state = 'interrupted' WHERE state = 'running' AND "
+                     "heartbeat_ms < ?", "i", now_ms - DEAD_SWEEP_MS);
+    }
     if (rc != DB_DONE) {
         return fail(st, rc, "cannot start a sweep");
     }
@@ -681,6 +688,58 @@ int store_end_sweep(struct store *st, int64_t sweep_id, const char *owner, int64
     if (rc != DB_OK) {
         return fail(st, rc, "cannot end the sweep");
     }
+    return 0;
+}
+
+int store_release_owner(struct store *st, const char *owner)
+{
+    enum db_rc rc = db_begin(st->db);
+    if (rc == DB_OK) {
+        rc = run(st, "UPDATE device SET lease_owner = NULL, lease_until_ms = NULL WHERE "
+                     "lease_owner = ?", "t", owner);
+    }
+    if (rc == DB_DONE) {
+        rc = run(st, "UPDATE sweep SET state = 'interrupted' WHERE state = 'running' AND "
+                     "owner = ?", "t", owner);
+    }
+    if (rc == DB_DONE) {
+        rc = db_commit(st->db);
+    }
+    if (rc != DB_OK) {
+        return fail(st, rc, "cannot release %s's devices", owner);
+    }
+    return 0;
+}
+
+int store_running_owners(struct store *st, char (**owners)[128], size_t *n)
+{
+    struct db_stmt *q =
+        db_prepare(st->db, "SELECT DISTINCT owner FROM sweep WHERE state = 'running'");
+    if (q == NULL) {
+        return fail(st, DB_ERROR, "cannot read the sweeps");
+    }
+    char(*arr)[128] = NULL;
+    size_t cap = 0, cnt = 0;
+    enum db_rc rc;
+    while ((rc = db_step(q)) == DB_ROW) {
+        char(*g)[128] = grow(arr, &cap, cnt, sizeof(*arr));
+        if (g == NULL) {
+            free(arr);
+            db_finalize(q);
+            snprintf(st->err, sizeof(st->err), "out of memory reading the sweeps");
+            return -1;
+        }
+        arr = g;
+        col_text(q, 0, arr[cnt], sizeof(arr[cnt]));
+        cnt++;
+    }
+    db_finalize(q);
+    if (rc != DB_DONE) {
+        free(arr);
+        return fail(st, rc, "cannot read the sweeps");
+    }
+    *owners = arr;
+    *n = cnt;
     return 0;
 }
 

@@ -72,6 +72,14 @@ struct store_reference {
 int store_end_sweep(struct store *st, int64_t sweep_id, const char *owner, int64_t now_ms,
                     const struct store_reference *ref);
 
+/* Takes back what a dead monitor (owner) held: its leases, and its sweeps left running
+ * become "interrupted". For a monitor on this machine whose process is gone; others are
+ * recognised by their silence (store_begin_sweep). */
+int store_release_owner(struct store *st, const char *owner);
+
+/* The owners of sweeps marked running (malloc'd array). */
+int store_running_owners(struct store *st, char (**owners)[128], size_t *n);
+
 /* Updates a device's alarmed level (serve). */
 int store_set_alarm_level(struct store *st, int64_t device_id, int level);
 

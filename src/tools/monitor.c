@@ -1414,6 +1414,31 @@ static int run_sweep(struct store *st, const struct sweep_cli *s, const char *gr
     char owner[160], host[100] = "";
     gethostname(host, sizeof(host) - 1);
     snprintf(owner, sizeof(owner), "%s/%ld", host, (long)getpid());
+    /* A sweep of this machine killed (kill -9, a crash) left its leases: its process is
+     * gone, so they are taken back now rather than after the minute of silence. */
+    char(*owners)[128] = NULL;
+    size_t nown = 0;
+    size_t hl = strlen(host);
+    if (store_running_owners(st, &owners, &nown) == 0) {
+        for (size_t k = 0; k < nown; k++) {
+            char *end;
+            if (strncmp(owners[k], host, hl) != 0 || owners[k][hl] != '/') {
+                continue;
+            }
+            long pid = strtol(owners[k] + hl + 1, &end, 10);
+            if (*end != '\0' || pid <= 0 || pid == (long)getpid()) {
+                continue;
+            }
+            if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+                if (!s->quiet) {
+                    fprintf(stderr, "stratum monitor: a sweep by process %ld of this machine "
+                                    "was interrupted; its devices are free again\n", pid);
+                }
+                store_release_owner(st, owners[k]);
+            }
+        }
+        free(owners);
+    }
     int64_t t0 = now_ms();
     struct mon_target *devs = NULL;
     size_t n = 0;
