@@ -251,10 +251,11 @@ int store_add_devices(struct store *st, struct mon_device *devs, size_t n, int64
     return 0;
 }
 
-/* The WHERE clause that finds a device by name, host or host:port (three parameters,
- * all the key; the port is compared as text so "host:123" matches). */
+/* The WHERE clause that finds a device by name, host, host:port or [v6]:port as list shows
+ * it (four parameters, all the key; the port is compared as text so "host:123" matches). */
 #define FIND_WHERE                                                                                \
-    "(d.name = ? OR d.host = ? OR d.host || ':' || CAST(d.port AS TEXT) = ?)"
+    "(d.name = ? OR d.host = ? OR d.host || ':' || CAST(d.port AS TEXT) = ? OR "                  \
+    "'[' || d.host || ']:' || CAST(d.port AS TEXT) = ?)"
 
 int store_find_device(struct store *st, const char *key, struct mon_device *out)
 {
@@ -263,7 +264,7 @@ int store_find_device(struct store *st, const char *key, struct mon_device *out)
     if (q == NULL) {
         return fail(st, DB_ERROR, "cannot look up %s", key);
     }
-    for (int i = 1; i <= 4; i++) {
+    for (int i = 1; i <= 5; i++) {
         db_bind_text(q, i, key);
     }
     enum db_rc rc = db_step(q);
