@@ -75,6 +75,11 @@ int store_open(struct store *st, const char *url, char *err, size_t errlen)
         return -1;
     }
     enum db_rc rc = db_begin(st->db);
+    if (rc == DB_OK && db_kind(st->db) == DB_POSTGRES) {
+        /* Two monitors starting at once on a new database would race in CREATE TABLE IF
+         * NOT EXISTS (a unique violation in PostgreSQL's catalog): one at a time. */
+        rc = db_exec(st->db, "SELECT pg_advisory_xact_lock(7870513)");
+    }
     if (rc == DB_OK) {
         rc = db_exec(st->db, schema_sql(db_kind(st->db)));
     }
