@@ -63,6 +63,19 @@ size_t probe_ctl_request(struct probe *p, uint8_t *buf, size_t cap, uint16_t seq
     return n;
 }
 
+/* Copies a printable, bounded version of s. */
+static void copy_printable(char *dst, size_t cap, const char *s)
+{
+    size_t j = 0;
+    for (size_t k = 0; s[k] != '\0' && j + 1 < cap; k++) {
+        unsigned char ch = (unsigned char)s[k];
+        dst[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+    }
+    if (cap > 0) {
+        dst[j] = '\0';
+    }
+}
+
 void probe_refid_text(uint32_t refid, int stratum, char *out, size_t cap)
 {
     bool letters = true;
@@ -75,15 +88,8 @@ void probe_refid_text(uint32_t refid, int stratum, char *out, size_t cap)
     if (stratum <= 1 || (letters && (refid >> 24) >= 'A')) {
         char a[5];
         ntp_refid_to_ascii(refid, a);
-        /* printable only: a hostile server's bytes never reach a terminal or a database */
-        size_t j = 0;
-        for (size_t k = 0; a[k] != '\0' && j + 1 < cap; k++) {
-            unsigned char ch = (unsigned char)a[k];
-            out[j++] = (ch >= 0x21 && ch < 0x7f) ? (char)ch : '?';
-        }
-        if (cap > 0) {
-            out[j] = '\0';
-        }
+        /* a hostile server's bytes never reach a terminal or a database as they are */
+        copy_printable(out, cap, a);
         return;
     }
     snprintf(out, cap, "%u.%u.%u.%u", (unsigned)(refid >> 24), (unsigned)((refid >> 16) & 255),
@@ -148,19 +154,6 @@ static enum probe_rx ntp_receive(struct probe *p, const uint8_t *buf, size_t len
     }
     p->ntp_pending = false;
     return PROBE_RX_ACCEPTED;
-}
-
-/* Copies a printable, bounded version of s. */
-static void copy_printable(char *dst, size_t cap, const char *s)
-{
-    size_t j = 0;
-    for (size_t k = 0; s[k] != '\0' && j + 1 < cap; k++) {
-        unsigned char ch = (unsigned char)s[k];
-        dst[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-    }
-    if (cap > 0) {
-        dst[j] = '\0';
-    }
 }
 
 /* A complete mode 6 reply to the current stage's request. */

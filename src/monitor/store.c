@@ -324,31 +324,50 @@ int store_remove_device(struct store *st, const char *key)
     return 1;
 }
 
-/* Runs q (bound) and reads every row's device columns at 0. */
-static int read_devices(struct store *st, struct db_stmt *q, struct mon_device **out, size_t *n)
+/* Steps q (bound) to its end, reading each row with rd into a malloc'd array of elements
+ * of size sz; finalizes q. what names the rows in messages. Returns 0, or -1 (rolled back). */
+static int read_rows(struct store *st, struct db_stmt *q, size_t sz,
+                     void (*rd)(struct db_stmt *q, void *elem), void **out, size_t *n,
+                     const char *what)
 {
-    struct mon_device *arr = NULL;
+    char *arr = NULL;
     size_t cap = 0, cnt = 0;
     enum db_rc rc;
     while ((rc = db_step(q)) == DB_ROW) {
-        struct mon_device *g = grow(arr, &cap, cnt, sizeof(*arr));
+        char *g = grow(arr, &cap, cnt, sz);
         if (g == NULL) {
             free(arr);
             db_finalize(q);
-            snprintf(st->err, sizeof(st->err), "out of memory reading the inventory");
+            snprintf(st->err, sizeof(st->err), "out of memory reading %s", what);
+            db_rollback(st->db);
             return -1;
         }
         arr = g;
-        read_device(q, 0, &arr[cnt++]);
+        rd(q, arr + cnt * sz);
+        cnt++;
     }
     db_finalize(q);
     if (rc != DB_DONE) {
         free(arr);
-        return fail(st, rc, "cannot read the inventory");
+        return fail(st, rc, "cannot read %s", what);
     }
     *out = arr;
     *n = cnt;
     return 0;
+}
+
+static void rd_device(struct db_stmt *q, void *elem)
+{
+    read_device(q, 0, elem);
+}
+
+/* Runs q (bound) and reads every row's device columns at 0. */
+static int read_devices(struct store *st, struct db_stmt *q, struct mon_device **out, size_t *n)
+{
+    void *arr = NULL;
+    int rc = read_rows(st, q, sizeof(**out), rd_device, &arr, n, "the inventory");
+    *out = arr;
+    return rc;
 }
 
 int store_list_devices(struct store *st, const char *group, struct mon_device **out, size_t *n)
@@ -367,6 +386,13 @@ int store_list_devices(struct store *st, const char *group, struct mon_device **
     return read_devices(st, q, out, n);
 }
 
+static void rd_group(struct db_stmt *q, void *elem)
+{
+    struct store_group *g = elem;
+    col_text(q, 0, g->name, sizeof(g->name));
+    g->devices = db_col_int64(q, 1);
+}
+
 int store_list_groups(struct store *st, struct store_group **out, size_t *n)
 {
     struct db_stmt *q =
@@ -374,30 +400,10 @@ int store_list_groups(struct store *st, struct store_group **out, size_t *n)
     if (q == NULL) {
         return fail(st, DB_ERROR, "cannot read the groups");
     }
-    struct store_group *arr = NULL;
-    size_t cap = 0, cnt = 0;
-    enum db_rc rc;
-    while ((rc = db_step(q)) == DB_ROW) {
-        struct store_group *g = grow(arr, &cap, cnt, sizeof(*arr));
-        if (g == NULL) {
-            free(arr);
-            db_finalize(q);
-            snprintf(st->err, sizeof(st->err), "out of memory reading the groups");
-            return -1;
-        }
-        arr = g;
-        col_text(q, 0, arr[cnt].name, sizeof(arr[cnt].name));
-        arr[cnt].devices = db_col_int64(q, 1);
-        cnt++;
-    }
-    db_finalize(q);
-    if (rc != DB_DONE) {
-        free(arr);
-        return fail(st, rc, "cannot read the groups");
-    }
+    void *arr = NULL;
+    int rc = read_rows(st, q, sizeof(**out), rd_group, &arr, n, "the groups");
     *out = arr;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 /* ---- sweeps ----------------------------------------------------------------------------- */
@@ -717,6 +723,11 @@ int store_release_owner(struct store *st, const char *owner)
     return 0;
 }
 
+static void rd_owner(struct db_stmt *q, void *elem)
+{
+    col_text(q, 0, elem, 128);
+}
+
 int store_running_owners(struct store *st, char (**owners)[128], size_t *n)
 {
     struct db_stmt *q =
@@ -724,29 +735,10 @@ int store_running_owners(struct store *st, char (**owners)[128], size_t *n)
     if (q == NULL) {
         return fail(st, DB_ERROR, "cannot read the sweeps");
     }
-    char(*arr)[128] = NULL;
-    size_t cap = 0, cnt = 0;
-    enum db_rc rc;
-    while ((rc = db_step(q)) == DB_ROW) {
-        char(*g)[128] = grow(arr, &cap, cnt, sizeof(*arr));
-        if (g == NULL) {
-            free(arr);
-            db_finalize(q);
-            snprintf(st->err, sizeof(st->err), "out of memory reading the sweeps");
-            return -1;
-        }
-        arr = g;
-        col_text(q, 0, arr[cnt], sizeof(arr[cnt]));
-        cnt++;
-    }
-    db_finalize(q);
-    if (rc != DB_DONE) {
-        free(arr);
-        return fail(st, rc, "cannot read the sweeps");
-    }
+    void *arr = NULL;
+    int rc = read_rows(st, q, sizeof(**owners), rd_owner, &arr, n, "the sweeps");
     *owners = arr;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 int store_set_alarm_level(struct store *st, int64_t device_id, int level)
@@ -830,6 +822,11 @@ int store_latest(struct store *st, const char *group, struct mon_device **devs,
     return 0;
 }
 
+static void rd_result(struct db_stmt *q, void *elem)
+{
+    read_result(q, 0, 0, elem);
+}
+
 int store_history(struct store *st, int64_t device_id, int64_t since_ms, size_t limit,
                   struct mon_result **out, size_t *n)
 {
@@ -843,24 +840,14 @@ int store_history(struct store *st, int64_t device_id, int64_t since_ms, size_t 
     db_bind_int64(q, 1, device_id);
     db_bind_int64(q, 2, since_ms);
     db_bind_int64(q, 3, (int64_t)limit);
-    struct mon_result *arr = NULL;
-    size_t cap = 0, cnt = 0;
-    enum db_rc rc;
-    while ((rc = db_step(q)) == DB_ROW) {
-        struct mon_result *g = grow(arr, &cap, cnt, sizeof(*arr));
-        if (g == NULL) {
-            free(arr);
-            db_finalize(q);
-            snprintf(st->err, sizeof(st->err), "out of memory reading the history");
-            return -1;
-        }
-        arr = g;
-        read_result(q, 0, device_id, &arr[cnt++]);
+    void *rows = NULL;
+    size_t cnt = 0;
+    if (read_rows(st, q, sizeof(**out), rd_result, &rows, &cnt, "the history") != 0) {
+        return -1;
     }
-    db_finalize(q);
-    if (rc != DB_DONE) {
-        free(arr);
-        return fail(st, rc, "cannot read the history");
+    struct mon_result *arr = rows;
+    for (size_t i = 0; i < cnt; i++) {
+        arr[i].device_id = device_id;
     }
     for (size_t i = 0; i < cnt / 2; i++) {
         struct mon_result t = arr[i];
