@@ -67,13 +67,9 @@ static int fail(struct store *st, enum db_rc rc, const char *fmt, ...)
     return -1;
 }
 
-int store_open(struct store *st, const char *url, char *err, size_t errlen)
+/* Creates the tables (one transaction). */
+static enum db_rc create_schema(struct store *st)
 {
-    memset(st, 0, sizeof(*st));
-    st->db = db_open(url, 5000, err, errlen);
-    if (st->db == NULL) {
-        return -1;
-    }
     enum db_rc rc = db_begin(st->db);
     if (rc == DB_OK && db_kind(st->db) == DB_POSTGRES) {
         /* Two monitors starting at once on a new database would race in CREATE TABLE IF
@@ -86,19 +82,45 @@ int store_open(struct store *st, const char *url, char *err, size_t errlen)
     if (rc == DB_OK) {
         rc = db_commit(st->db);
     }
-    if (rc != DB_OK) {
-        fail(st, rc, "cannot create the monitor's tables");
-        snprintf(err, errlen, "%s", st->err);
-        store_close(st);
-        return -1;
-    }
-    /* The schema's version: a newer one is somebody else's, not ours to write to. */
+    return rc;
+}
+
+/* The schema's version, or -1 when there is none yet. */
+static int schema_version(struct store *st)
+{
     struct db_stmt *q = db_prepare(st->db, "SELECT value FROM stratum_meta WHERE key = 'schema'");
     int version = -1;
     if (q != NULL && db_step(q) == DB_ROW) {
         version = atoi(db_col_text(q, 0));
     }
     db_finalize(q);
+    if (version < 0) {
+        db_rollback(st->db); /* PostgreSQL: a failed statement aborts a transaction */
+    }
+    return version;
+}
+
+int store_open(struct store *st, const char *url, char *err, size_t errlen)
+{
+    memset(st, 0, sizeof(*st));
+    st->db = db_open(url, 5000, err, errlen);
+    if (st->db == NULL) {
+        return -1;
+    }
+    /* When the schema exists (the usual case) nothing is written, so a reader such as
+     * `report` needs neither write permission nor the write lock. */
+    int version = schema_version(st);
+    if (version < 0) {
+        enum db_rc rc = create_schema(st);
+        if (rc != DB_OK) {
+            fail(st, rc, "cannot create the monitor's tables");
+            snprintf(err, errlen, "%s", st->err);
+            store_close(st);
+            return -1;
+        }
+        version = schema_version(st);
+    }
+    /* A newer schema is somebody else's, not ours to write to. */
     if (version > STORE_SCHEMA_VERSION) {
         snprintf(err, errlen, "%s: schema version %d is newer than this stratum's (%d)", url,
                  version, STORE_SCHEMA_VERSION);

@@ -68,7 +68,8 @@ struct store_reference {
     char text[160]; /* "stratumd at 127.0.0.1: synchronized, offset bound 0.000412 s" */
 };
 
-/* Ends the sweep: counts, "done", the reference, and releases owner's leases. */
+/* Ends the sweep: "done", the reference, and releases owner's leases. (A sweep stopped
+ * early ends with store_release_owner: "interrupted".) */
 int store_end_sweep(struct store *st, int64_t sweep_id, const char *owner, int64_t now_ms,
                     const struct store_reference *ref);
 

@@ -861,6 +861,9 @@ int sweep_run(const struct mon_target *devs, size_t n, const struct sweep_opts *
         oo.batch = 1000;
     }
     s.o = &oo;
+    /* Mode 6 answers are matched by sequence number: an unpredictable start keeps an
+     * off-path forger guessing. */
+    s.seq = (uint16_t)next_nonce(&s);
     s.interval_ns = (int64_t)(oo.timeout * 1e9 / tries);
     if (s.interval_ns < 1000000) {
         s.interval_ns = 1000000;

@@ -40,8 +40,7 @@ static volatile sig_atomic_t g_reload;
 
 static void on_stop(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    g_stop = sig;
 }
 
 static void on_hup(int sig)
@@ -171,6 +170,7 @@ static bool split_hostport(const char *s, char *host, size_t cap, uint16_t *port
                            size_t whylen)
 {
     const char *colon = strrchr(s, ':');
+    int hl; /* the host's length: too long is an error, not a truncated name */
     *port = 123;
     if (s[0] == '[') {
         const char *close = strchr(s, ']');
@@ -178,15 +178,19 @@ static bool split_hostport(const char *s, char *host, size_t cap, uint16_t *port
             snprintf(why, whylen, "'%s' is not [IPv6]:PORT", s);
             return false;
         }
-        snprintf(host, cap, "%.*s", (int)(close - s - 1), s + 1);
+        hl = snprintf(host, cap, "%.*s", (int)(close - s - 1), s + 1);
         colon = close[1] == ':' ? close + 1 : NULL;
     } else if (colon != NULL && strchr(s, ':') != colon) {
         colon = NULL; /* a bare IPv6 address */
-        snprintf(host, cap, "%s", s);
+        hl = snprintf(host, cap, "%s", s);
     } else if (colon != NULL) {
-        snprintf(host, cap, "%.*s", (int)(colon - s), s);
+        hl = snprintf(host, cap, "%.*s", (int)(colon - s), s);
     } else {
-        snprintf(host, cap, "%s", s);
+        hl = snprintf(host, cap, "%s", s);
+    }
+    if (hl < 0 || (size_t)hl >= cap) {
+        snprintf(why, whylen, "the host is longer than %zu octets", cap - 1);
+        return false;
     }
     if (colon != NULL) {
         long p;
@@ -993,7 +997,8 @@ static int cmd_list_or_report(struct common *c, int argc, char **argv, bool repo
                  "Every device of the inventory with its latest result.\n";
     int pr = parse_list_opts(c, argc, argv, help);
     if (pr != 0) {
-        return pr < 0 ? EXIT_OK : EXIT_USAGE;
+        /* a Nagios plugin says UNKNOWN (3) when it was called wrongly */
+        return pr < 0 ? EXIT_OK : report ? (int)MON_LEVEL_UNKNOWN : EXIT_USAGE;
     }
     struct store st;
     if (open_store(&st, c) != 0) {
@@ -1476,13 +1481,17 @@ static int run_sweep(struct store *st, const struct sweep_cli *s, const char *gr
     int exit_rc = rc != 0 || ctx.failed ? EXIT_FAIL : EXIT_OK;
     if (!ctx.failed && rc == 0) {
         if (stats->stopped) {
-            /* interrupted: the sweep stays "running" until a later one sees it dead; say
-             * so now instead */
+            /* interrupted (SIGTERM, SIGINT): recorded as such, not as done, and its devices
+             * are free again at once */
             fprintf(stderr, "stratum monitor: interrupted: %zu of %zu devices probed, their "
                             "results written\n", stats->completed, n);
-            exit_rc = EXIT_USAGE;
-        }
-        if (store_end_sweep(st, *sweep_id, owner, now_ms(), ref) != 0) {
+            /* the shell's convention for a death by signal: 128 + its number */
+            exit_rc = 128 + (g_stop > 0 ? (int)g_stop : SIGTERM);
+            if (store_release_owner(st, owner) != 0) {
+                store_error(st);
+                exit_rc = EXIT_FAIL;
+            }
+        } else if (store_end_sweep(st, *sweep_id, owner, now_ms(), ref) != 0) {
             store_error(st);
             exit_rc = EXIT_FAIL;
         }
@@ -2031,8 +2040,11 @@ static size_t raise_alarms(struct store *st, struct alarm *al, int64_t sweep_id,
             };
             char err[400] = "";
             if (al != NULL && alarm_send(al, &ev, err, sizeof(err)) != 0) {
-                log_line("MON: alarm for %s not delivered everywhere: %s", devs[i].name, err);
+                /* not recorded as alarmed: the next sweep sends it again (at least once) */
+                log_line("MON: alarm for %s not delivered everywhere: %s (again at the next "
+                         "sweep)", devs[i].name, err);
                 (*failed)++;
+                continue;
             }
             log_line("MON: %s %s: %s (%s)", devs[i].name,
                      is_bad ? "is not standard" : "is standard again", why,
@@ -2082,6 +2094,10 @@ static int cmd_serve(struct common *c, int argc, char **argv)
         case 'g':
             c->group = optarg;
             break;
+        case 'j':
+            fprintf(stderr, "stratum monitor serve: --json is not an option of serve (it logs "
+                            "to standard error; the alarms' JSON goes to --hook)\n");
+            return EXIT_USAGE;
         case SO_INTERVAL:
             interval_s = mon_parse_duration(optarg);
             if (interval_s <= 0) {
