@@ -1447,10 +1447,11 @@ static int run_sweep(struct store *st, const struct sweep_cli *s, const char *gr
     int64_t t0 = now_ms();
     struct mon_target *devs = NULL;
     size_t n = 0;
-    /* The lease outlasts the sweep: at the rate, with every try, and a margin. */
-    int64_t lease_ms = 60000 + (int64_t)(s->so.timeout * 2000);
-    if (store_begin_sweep(st, owner, group, t0, t0 + lease_ms + 3600000, sweep_id, &devs, &n) !=
-        0) {
+    /* The lease is a ceiling (a day); what frees the devices of a monitor that died is its
+     * sweep's heartbeat falling silent for a minute (store_begin_sweep), or, on this
+     * machine, its process being gone (above). */
+    int64_t lease_ms = 86400000;
+    if (store_begin_sweep(st, owner, group, t0, t0 + lease_ms, sweep_id, &devs, &n) != 0) {
         store_error(st);
         return EXIT_FAIL;
     }
