@@ -39,6 +39,9 @@ struct db_stmt;
  * returns NULL and writes a message to err (truncated to errlen; it never shows the URL's
  * password). A db and its statements are for one thread at a time. */
 struct db *db_open(const char *url, int busy_timeout_ms, char *err, size_t errlen);
+/* url as a log or message may show it: a PostgreSQL URL's passwords (user:PASSWORD@ and
+ * password=) replaced by "***"; anything else as it is. Truncated to len. */
+void db_url_shown(const char *url, char *dst, size_t len);
 void db_close(struct db *db);
 
 enum db_kind db_kind(const struct db *db);

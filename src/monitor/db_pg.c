@@ -723,6 +723,13 @@ static void pg_scrub(char *msg, size_t len, const char *url, const struct pg_sec
     }
 }
 
+void db_url_shown(const char *url, char *dst, size_t len)
+{
+    struct pg_secrets sec;
+    pg_find_secrets(url, &sec);
+    pg_mask_url(url, &sec, dst, len);
+}
+
 struct db *db_pg_open(const char *url, int busy_timeout_ms, char *err, size_t errlen)
 {
     struct pg_secrets sec;

@@ -122,7 +122,9 @@ int store_open(struct store *st, const char *url, char *err, size_t errlen)
     }
     /* A newer schema is somebody else's, not ours to write to. */
     if (version > STORE_SCHEMA_VERSION) {
-        snprintf(err, errlen, "%s: schema version %d is newer than this stratum's (%d)", url,
+        char shown[400];
+        db_url_shown(url, shown, sizeof(shown));
+        snprintf(err, errlen, "%s: schema version %d is newer than this stratum's (%d)", shown,
                  version, STORE_SCHEMA_VERSION);
         store_close(st);
         return -1;

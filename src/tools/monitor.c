@@ -2170,7 +2170,9 @@ static int cmd_serve(struct common *c, int argc, char **argv)
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    log_line("MON: serving: a sweep every %lld s, database %s", (long long)interval_s, c->db);
+    char db_shown[600];
+    db_url_shown(c->db, db_shown, sizeof(db_shown));
+    log_line("MON: serving: a sweep every %lld s, database %s", (long long)interval_s, db_shown);
     int rc = EXIT_OK;
     while (!g_stop) {
         int64_t start = now_ms();
@@ -2266,6 +2268,10 @@ int monitor_command(int argc, char **argv)
     }
     if (i >= argc) {
         usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (c.db[0] == '\0') { /* SQLite would open a temporary database, gone at exit */
+        fprintf(stderr, "stratum monitor: --db is empty\n");
         return EXIT_USAGE;
     }
     const char *sub = argv[i];
