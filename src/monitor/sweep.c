@@ -186,8 +186,8 @@ static void *resolve_thread(void *arg)
         hints.ai_socktype = SOCK_DGRAM;
         int rc = getaddrinfo(j->devs[i].host, NULL, &hints, &ai);
         if (rc != 0 || ai == NULL) {
-            snprintf(j->res[i].error, sizeof(j->res[i].error), "name does not resolve: %s",
-                     rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+            snprintf(j->res[i].error, sizeof(j->res[i].error), "name %.60s does not resolve: %s",
+                     j->devs[i].host, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
         } else {
             addr_from_sockaddr(ai->ai_addr, &j->d[i].a);
         }
