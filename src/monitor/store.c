@@ -540,9 +540,7 @@ static int read_targets(struct store *st, struct db_stmt *q, struct mon_target *
     return 0;
 }
 
-int store_begin_sweep(struct store *st, const char *owner, const char *group, int64_t now_ms,
-                      int64_t lease_until_ms, int64_t *sweep_id, struct mon_target **targets,
-                      size_t *n)
+int store_begin_sweep(struct store *st, const char *owner, int64_t now_ms, int64_t *sweep_id)
 {
     enum db_rc rc = db_begin(st->db);
     if (rc != DB_OK) {
@@ -575,27 +573,47 @@ int store_begin_sweep(struct store *st, const char *owner, const char *group, in
     }
     *sweep_id = db_col_int64(q, 0);
     db_finalize(q);
-    /* The lease: devices nobody holds, or whose holder's lease ran out. In PostgreSQL a
-     * second monitor's UPDATE waits for this transaction and then re-checks the rows, so
-     * each device goes to one of them. */
-    if (group != NULL) {
-        rc = run(st, "UPDATE device SET lease_owner = ?, lease_until_ms = ? WHERE "
-                     "(lease_until_ms IS NULL OR lease_until_ms < ? OR lease_owner = ?) AND grp = ?",
-                 "tiitt", owner, lease_until_ms, now_ms, owner, group);
-    } else {
-        rc = run(st, "UPDATE device SET lease_owner = ?, lease_until_ms = ? WHERE "
-                     "lease_until_ms IS NULL OR lease_until_ms < ? OR lease_owner = ?",
-                 "tiit", owner, lease_until_ms, now_ms, owner);
+    rc = db_commit(st->db);
+    if (rc != DB_OK) {
+        return fail(st, rc, "cannot start a sweep");
     }
-    if (rc != DB_DONE) {
+    return 0;
+}
+
+int store_lease_devices(struct store *st, const char *owner, const char *group,
+                        int64_t since_ms, int64_t now_ms, int64_t lease_until_ms, size_t limit,
+                        struct mon_target **targets, size_t *n)
+{
+    /* Devices nobody holds (or whose lease ran out) and that nobody has probed since
+     * since_ms, the start of this sweep: its newest result is a seek on the primary key.
+     * PostgreSQL: a second monitor skips the rows the first has locked and takes the next
+     * ones, instead of waiting for them; SQLite has one writer at a time anyway. */
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "UPDATE device SET lease_owner = ?, lease_until_ms = ? WHERE id IN (SELECT d.id "
+             "FROM device d WHERE (d.lease_until_ms IS NULL OR d.lease_until_ms < ?)%s AND "
+             "COALESCE((SELECT r.time_ms FROM result r WHERE r.device_id = d.id ORDER BY "
+             "r.sweep_id DESC LIMIT 1), 0) < ? ORDER BY d.id LIMIT ?%s) RETURNING id, host, port, "
+             "probe, warn_s, crit_s",
+             group != NULL ? " AND d.grp = ?" : "",
+             db_kind(st->db) == DB_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "");
+    enum db_rc rc = db_begin(st->db);
+    if (rc != DB_OK) {
         return fail(st, rc, "cannot lease the devices");
     }
-    q = db_prepare(st->db, "SELECT d.id, d.host, d.port, d.probe, d.warn_s, d.crit_s FROM "
-                           "device d WHERE d.lease_owner = ? ORDER BY d.id");
+    struct db_stmt *q = db_prepare(st->db, sql);
     if (q == NULL) {
-        return fail(st, DB_ERROR, "cannot read the inventory");
+        return fail(st, DB_ERROR, "cannot lease the devices");
     }
-    db_bind_text(q, 1, owner);
+    int k = 1;
+    db_bind_text(q, k++, owner);
+    db_bind_int64(q, k++, lease_until_ms);
+    db_bind_int64(q, k++, now_ms);
+    if (group != NULL) {
+        db_bind_text(q, k++, group);
+    }
+    db_bind_int64(q, k++, since_ms);
+    db_bind_int64(q, k++, limit > 0 && limit < (size_t)INT64_MAX ? (int64_t)limit : INT64_MAX);
     if (read_targets(st, q, targets, n) != 0) {
         return -1; /* rolled back */
     }
@@ -603,7 +621,7 @@ int store_begin_sweep(struct store *st, const char *owner, const char *group, in
     if (rc != DB_OK) {
         free(*targets);
         *targets = NULL;
-        return fail(st, rc, "cannot start a sweep");
+        return fail(st, rc, "cannot lease the devices");
     }
     return 0;
 }

@@ -50,12 +50,18 @@ struct store_group {
 int store_list_groups(struct store *st, struct store_group **out, size_t *n);
 
 /* A sweep: marks sweeps left "running" by a dead monitor (no heartbeat for 60 s) as
- * "interrupted", inserts the new one, and leases the devices no other live monitor holds
- * (of group when not NULL) to owner until lease_until_ms. *targets is one malloc'd block
- * (the hosts after the array): free it alone. */
-int store_begin_sweep(struct store *st, const char *owner, const char *group, int64_t now_ms,
-                      int64_t lease_until_ms, int64_t *sweep_id, struct mon_target **targets,
-                      size_t *n);
+ * "interrupted", takes back their leases, and inserts the new sweep. */
+int store_begin_sweep(struct store *st, const char *owner, int64_t now_ms, int64_t *sweep_id);
+
+/* Leases to owner, until lease_until_ms, at most limit (0: all) devices (of group when not
+ * NULL) that no live monitor holds and nobody has probed since since_ms (the start of the
+ * caller's sweep). Called again and again, it hands out a fleet in pieces: several
+ * monitors sharing one database split a sweep between them, each device probed by one.
+ * *targets is one malloc'd block (the hosts after the array): free it alone; *n = 0 when
+ * none is left. */
+int store_lease_devices(struct store *st, const char *owner, const char *group,
+                        int64_t since_ms, int64_t now_ms, int64_t lease_until_ms, size_t limit,
+                        struct mon_target **targets, size_t *n);
 
 /* Writes results (one transaction) and the sweep's heartbeat. */
 int store_write_results(struct store *st, int64_t sweep_id, const struct mon_result *r, size_t n,

@@ -1280,6 +1280,7 @@ static void read_reference(const char *target, struct store_reference *ref)
 
 struct sweep_cli {
     struct sweep_opts so;
+    size_t lease_chunk; /* devices leased at a time; 0: all */
     const char *reference;
     int64_t keep_s; /* 0: keep all */
     bool quiet;
@@ -1321,7 +1322,7 @@ static void progress_cb(void *ctx, size_t done, size_t total)
     fflush(stderr);
 }
 
-enum sweep_opt_ids { SO_RATE = 300, SO_TIMEOUT, SO_TRIES, SO_INFLIGHT, SO_REF, SO_KEEP,
+enum sweep_opt_ids { SO_LEASE = 299, SO_RATE = 300, SO_TIMEOUT, SO_TRIES, SO_INFLIGHT, SO_REF, SO_KEEP,
                      SO_QUIET, SO_INTERVAL, SO_SYSLOG, SO_REMOTE, SO_HOOK, SO_HOOK_TIMEOUT,
                      SO_ONCE, SO_SOCKETS };
 
@@ -1370,6 +1371,14 @@ static int parse_sweep_opt(int ch, struct sweep_cli *s, const char *cmd)
         }
         s->so.sockets = (int)l;
         return 1;
+    case SO_LEASE:
+        if (!parse_long(optarg, 1, 100000000, &l)) {
+            fprintf(stderr, "stratum monitor %s: --lease '%s' is not 1 to 100000000 devices\n",
+                    cmd, optarg);
+            return -1;
+        }
+        s->lease_chunk = (size_t)l;
+        return 1;
     case SO_REF:
         s->reference = optarg;
         return 1;
@@ -1396,6 +1405,7 @@ static int parse_sweep_opt(int ch, struct sweep_cli *s, const char *cmd)
         { "max-inflight", required_argument, NULL, SO_INFLIGHT },                                 \
         { "sockets", required_argument, NULL, SO_SOCKETS },                                       \
         { "reference", required_argument, NULL, SO_REF },                                         \
+        { "lease", required_argument, NULL, SO_LEASE },                                           \
         { "keep", required_argument, NULL, SO_KEEP }, { "quiet", no_argument, NULL, SO_QUIET },   \
         { "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }
 
@@ -1408,14 +1418,43 @@ static const char sweep_opts_help[] =
     "  --reference HOST   the NTP daemon that says how good this machine's clock is\n"
     "                     (mode 6; default 127.0.0.1; 'none' asks nobody)\n"
     "  --keep DURATION    delete results older than DURATION after the sweep\n"
+    "  --lease N          take N devices at a time, so that monitors sharing one\n"
+    "                     PostgreSQL split a sweep between them (default: all at once)\n"
     "  --quiet            no summary (errors only)\n";
 
 /* One sweep: lease, probe, write, end. Results are left in *res (n of them) for serve.
  * Returns 0, or an exit status. */
-static int run_sweep(struct store *st, const struct sweep_cli *s, const char *group,
-                     int64_t *sweep_id, struct mon_target **devs_out, struct mon_result **res_out,
-                     size_t *n_out, struct sweep_stats *stats, struct store_reference *ref)
+/* What a sweep came to, over all its pieces. */
+struct sweep_total {
+    int64_t id;
+    size_t devices, not_standard;
+    struct sweep_stats stats; /* summed */
+    struct store_reference ref;
+};
+
+static void add_stats(struct sweep_stats *t, const struct sweep_stats *p)
 {
+    t->devices += p->devices;
+    t->completed += p->completed;
+    for (int k = 0; k < MON_STATUS_COUNT; k++) {
+        t->by_status[k] += p->by_status[k];
+    }
+    t->sent += p->sent;
+    t->received += p->received;
+    t->send_errors += p->send_errors;
+    for (int k = 0; k < PROBE_DROP_COUNT; k++) {
+        t->dropped[k] += p->dropped[k];
+    }
+    t->unmatched += p->unmatched;
+    t->stopped |= p->stopped;
+}
+
+/* One sweep: lease devices (all at once, or --lease N at a time), probe them, write the
+ * results, end. Returns 0, or an exit status. */
+static int run_sweep(struct store *st, const struct sweep_cli *s, const char *group,
+                     struct sweep_total *tot)
+{
+    memset(tot, 0, sizeof(*tot));
     char owner[160], host[100] = "";
     gethostname(host, sizeof(host) - 1);
     snprintf(owner, sizeof(owner), "%s/%ld", host, (long)getpid());
@@ -1445,35 +1484,65 @@ static int run_sweep(struct store *st, const struct sweep_cli *s, const char *gr
         free(owners);
     }
     int64_t t0 = now_ms();
-    struct mon_target *devs = NULL;
-    size_t n = 0;
     /* The lease is a ceiling (a day); what frees the devices of a monitor that died is its
      * sweep's heartbeat falling silent for a minute (store_begin_sweep), or, on this
      * machine, its process being gone (above). */
     int64_t lease_ms = 86400000;
-    if (store_begin_sweep(st, owner, group, t0, t0 + lease_ms, sweep_id, &devs, &n) != 0) {
+    if (store_begin_sweep(st, owner, t0, &tot->id) != 0) {
         store_error(st);
         return EXIT_FAIL;
     }
-    read_reference(s->reference, ref);
-    struct mon_result *res = calloc(n ? n : 1, sizeof(*res));
-    if (res == NULL) {
-        fprintf(stderr, "stratum monitor: out of memory for %zu results\n", n);
-        free(devs);
-        return EXIT_FAIL;
-    }
-    struct sweep_ctx ctx = { .st = st, .sweep_id = *sweep_id, .tty = isatty(2) && !s->quiet,
+    read_reference(s->reference, &tot->ref);
+    struct sweep_ctx ctx = { .st = st, .sweep_id = tot->id, .tty = isatty(2) && !s->quiet,
                              .t0 = t0 };
     struct sweep_opts so = s->so;
     so.flush = flush_cb;
     so.progress = progress_cb;
     so.ctx = &ctx;
     so.stop = &g_stop;
-    char err[300] = "";
-    int rc = sweep_run(devs, n, &so, res, stats, err, sizeof(err));
-    if (rc != 0) {
-        fprintf(stderr, "stratum monitor: sweep failed: %s\n", err);
+    int rc = 0;
+    int64_t wall0_ms = now_ms();
+    for (;;) {
+        struct mon_target *devs = NULL;
+        size_t n = 0;
+        if (store_lease_devices(st, owner, group, t0, now_ms(), now_ms() + lease_ms,
+                                s->lease_chunk, &devs, &n) != 0) {
+            ctx.failed = true; /* its message below */
+            break;
+        }
+        if (n == 0) {
+            free(devs);
+            break;
+        }
+        struct mon_result *res = calloc(n, sizeof(*res));
+        if (res == NULL) {
+            fprintf(stderr, "stratum monitor: out of memory for %zu results\n", n);
+            free(devs);
+            rc = -1;
+            break;
+        }
+        struct sweep_stats part;
+        char err[300] = "";
+        rc = sweep_run(devs, n, &so, res, &part, err, sizeof(err));
+        if (rc != 0) {
+            fprintf(stderr, "stratum monitor: sweep failed: %s\n", err);
+        }
+        add_stats(&tot->stats, &part);
+        tot->devices += n;
+        for (size_t i = 0; i < n; i++) {
+            char why[160];
+            if (res[i].time_ms != 0 &&
+                mon_verdict(devs[i].warn, devs[i].crit, &res[i], why, sizeof(why)) != 0) {
+                tot->not_standard++;
+            }
+        }
+        free(devs);
+        free(res);
+        if (rc != 0 || ctx.failed || part.stopped || s->lease_chunk == 0) {
+            break;
+        }
     }
+    tot->stats.wall_s = (double)(now_ms() - wall0_ms) / 1000.0;
     if (ctx.failed) {
         fprintf(stderr, "stratum monitor: %s\n", st->err);
         fprintf(stderr, "stratum monitor: the sweep stopped; results written before it are "
@@ -1481,18 +1550,18 @@ static int run_sweep(struct store *st, const struct sweep_cli *s, const char *gr
     }
     int exit_rc = rc != 0 || ctx.failed ? EXIT_FAIL : EXIT_OK;
     if (!ctx.failed && rc == 0) {
-        if (stats->stopped) {
+        if (tot->stats.stopped) {
             /* interrupted (SIGTERM, SIGINT): recorded as such, not as done, and its devices
              * are free again at once */
             fprintf(stderr, "stratum monitor: interrupted: %zu of %zu devices probed, their "
-                            "results written\n", stats->completed, n);
+                            "results written\n", tot->stats.completed, tot->devices);
             /* the shell's convention for a death by signal: 128 + its number */
             exit_rc = 128 + (g_stop > 0 ? (int)g_stop : SIGTERM);
             if (store_release_owner(st, owner) != 0) {
                 store_error(st);
                 exit_rc = EXIT_FAIL;
             }
-        } else if (store_end_sweep(st, *sweep_id, owner, now_ms(), ref) != 0) {
+        } else if (store_end_sweep(st, tot->id, owner, now_ms(), &tot->ref) != 0) {
             store_error(st);
             exit_rc = EXIT_FAIL;
         }
@@ -1503,34 +1572,26 @@ static int run_sweep(struct store *st, const struct sweep_cli *s, const char *gr
                 exit_rc = EXIT_FAIL;
             }
         }
+    } else {
+        /* a failed write: the devices go back; the sweep is recorded as interrupted */
+        store_release_owner(st, owner);
     }
-    *devs_out = devs;
-    *res_out = res;
-    *n_out = n;
     return exit_rc;
 }
 
-static void print_sweep_json(int64_t id, size_t n, const struct mon_target *devs,
-                             const struct mon_result *res, const struct sweep_stats *stats,
-                             const struct store_reference *ref)
+static void print_sweep_json(const struct sweep_total *t)
 {
-    size_t not_std = 0;
-    for (size_t i = 0; i < n; i++) {
-        char why[160];
-        if (res[i].time_ms != 0 &&
-            mon_verdict(devs[i].warn, devs[i].crit, &res[i], why, sizeof(why)) != 0) {
-            not_std++;
-        }
-    }
+    const struct sweep_stats *stats = &t->stats;
+    const struct store_reference *ref = &t->ref;
     struct json j;
     json_init(&j, stdout, true);
     json_object_begin(&j);
     json_key(&j, "schema_version");
     json_int(&j, JSON_SCHEMA_VERSION);
     json_key(&j, "sweep");
-    json_int(&j, id);
+    json_int(&j, t->id);
     json_key(&j, "devices");
-    json_int(&j, (int64_t)n);
+    json_int(&j, (int64_t)t->devices);
     json_key(&j, "completed");
     json_int(&j, (int64_t)stats->completed);
     json_key(&j, "wall_seconds");
@@ -1543,7 +1604,7 @@ static void print_sweep_json(int64_t id, size_t n, const struct mon_target *devs
     }
     json_object_end(&j);
     json_key(&j, "not_standard");
-    json_int(&j, (int64_t)not_std);
+    json_int(&j, (int64_t)t->not_standard);
     json_key(&j, "packets");
     json_object_begin(&j);
     json_key(&j, "sent");
@@ -1575,26 +1636,17 @@ static void print_sweep_json(int64_t id, size_t n, const struct mon_target *devs
     json_finish(&j);
 }
 
-static void print_sweep_text(int64_t id, size_t n, const struct mon_target *devs,
-                             const struct mon_result *res, const struct sweep_stats *st,
-                             const struct store_reference *ref)
+static void print_sweep_text(const struct sweep_total *t)
 {
-    size_t not_std = 0;
-    for (size_t i = 0; i < n; i++) {
-        char why[160];
-        if (res[i].time_ms != 0 &&
-            mon_verdict(devs[i].warn, devs[i].crit, &res[i], why, sizeof(why)) != 0) {
-            not_std++;
-        }
-    }
-    printf("sweep %lld: %zu device%s in %.2f s (%.0f/s): ", (long long)id, st->completed,
+    const struct sweep_stats *st = &t->stats;
+    printf("sweep %lld: %zu device%s in %.2f s (%.0f/s): ", (long long)t->id, st->completed,
            st->completed == 1 ? "" : "s", st->wall_s,
            st->wall_s > 0 ? (double)st->completed / st->wall_s : 0.0);
     for (int k = 0; k < MON_STATUS_COUNT; k++) {
         printf("%s%zu %s", k ? ", " : "", st->by_status[k], mon_status_name((enum mon_status)k));
     }
-    printf("; %zu not standard\n", not_std);
-    printf("reference: %s\n", ref->text);
+    printf("; %zu not standard\n", t->not_standard);
+    printf("reference: %s\n", t->ref.text);
 }
 
 static int cmd_sweep(struct common *c, int argc, char **argv)
@@ -1638,27 +1690,19 @@ static int cmd_sweep(struct common *c, int argc, char **argv)
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    int64_t id = 0;
-    struct mon_target *devs = NULL;
-    struct mon_result *res = NULL;
-    size_t n = 0;
-    struct sweep_stats stats;
-    struct store_reference ref;
-    memset(&stats, 0, sizeof(stats));
-    int rc = run_sweep(&st, &s, c->group, &id, &devs, &res, &n, &stats, &ref);
-    if (devs != NULL && !s.quiet) {
+    struct sweep_total tot;
+    int rc = run_sweep(&st, &s, c->group, &tot);
+    if (rc != EXIT_FAIL && !s.quiet) {
         if (c->json) {
-            print_sweep_json(id, n, devs, res, &stats, &ref);
+            print_sweep_json(&tot);
         } else {
-            print_sweep_text(id, n, devs, res, &stats, &ref);
+            print_sweep_text(&tot);
+        }
+        if (tot.devices == 0) {
+            fprintf(stderr, "stratum monitor sweep: no devices to probe%s (stratum monitor add "
+                            "/ import)\n", c->group ? " in that group" : "");
         }
     }
-    if (n == 0 && devs != NULL && !s.quiet) {
-        fprintf(stderr, "stratum monitor sweep: no devices to probe%s (stratum monitor add / "
-                        "import)\n", c->group ? " in that group" : "");
-    }
-    free(devs);
-    free(res);
     store_close(&st);
     return rc;
 }
@@ -2176,16 +2220,10 @@ static int cmd_serve(struct common *c, int argc, char **argv)
     int rc = EXIT_OK;
     while (!g_stop) {
         int64_t start = now_ms();
-        int64_t id = 0;
-        struct mon_target *targets = NULL;
-        struct mon_result *res = NULL;
-        size_t n = 0;
-        struct sweep_stats stats;
-        struct store_reference ref;
-        memset(&stats, 0, sizeof(stats));
-        int sr = run_sweep(&st, &s, c->group, &id, &targets, &res, &n, &stats, &ref);
-        free(targets);
-        free(res);
+        struct sweep_total tot;
+        int sr = run_sweep(&st, &s, c->group, &tot);
+        const struct sweep_stats stats = tot.stats;
+        int64_t id = tot.id;
         if (sr != EXIT_FAIL) {
             /* The verdicts from what the store now holds: this sweep's results, with the
              * level each device was last alarmed at. */

@@ -336,6 +336,16 @@ static struct mon_device dev(const char *host, uint16_t port, const char *name, 
     return d;
 }
 
+/* A sweep and its lease of every free device not probed since now. */
+static int begin(struct store *st, const char *owner, const char *group, int64_t now,
+                 int64_t until, int64_t *sid, struct mon_target **t, size_t *n)
+{
+    if (store_begin_sweep(st, owner, now, sid) != 0) {
+        return -1;
+    }
+    return store_lease_devices(st, owner, group, now, now, until, 0, t, n);
+}
+
 static void test_store_devices(void **state)
 {
     struct fixture *f = *state;
@@ -381,14 +391,14 @@ static void test_store_sweeps(void **state)
     int64_t sid = 0;
     struct mon_target *t = NULL;
     size_t n = 0;
-    assert_int_equal(store_begin_sweep(&f->st, "h/1", NULL, 10000, 20000, &sid, &t, &n), 0);
+    assert_int_equal(begin(&f->st, "h/1", NULL, 10000, 20000, &sid, &t, &n), 0);
     assert_int_equal(n, 2);
     assert_string_equal(t[1].host, "127.0.0.2");
     /* a second monitor meanwhile gets nothing: the devices are leased */
     int64_t sid2 = 0;
     struct mon_target *t2 = NULL;
     size_t n2 = 9;
-    assert_int_equal(store_begin_sweep(&f->st, "h/2", NULL, 10001, 20001, &sid2, &t2, &n2), 0);
+    assert_int_equal(begin(&f->st, "h/2", NULL, 10001, 20001, &sid2, &t2, &n2), 0);
     assert_int_equal(n2, 0);
     free(t2);
     struct mon_result r[2];
@@ -424,7 +434,7 @@ static void test_store_sweeps(void **state)
     free(have);
 
     /* a second sweep (the leases were released), then history and pruning */
-    assert_int_equal(store_begin_sweep(&f->st, "h/1", NULL, 20000, 30000, &sid2, &t, &n), 0);
+    assert_int_equal(begin(&f->st, "h/1", NULL, 20000, 30000, &sid2, &t, &n), 0);
     assert_int_equal(n, 2);
     r[0].offset = 0.25;
     r[0].time_ms = 20500;
@@ -449,6 +459,43 @@ static void test_store_sweeps(void **state)
     assert_true(ss.db_bytes > 0);
 }
 
+static void test_store_lease_pieces(void **state)
+{
+    struct fixture *f = *state;
+    struct mon_device d[3] = { dev("127.0.0.1", 123, "a", ""), dev("127.0.0.2", 123, "b", ""),
+                               dev("127.0.0.3", 123, "c", "") };
+    assert_int_equal(store_add_devices(&f->st, d, 3, 1000), 0);
+    int64_t s1, s2;
+    struct mon_target *t = NULL;
+    size_t n = 0;
+    assert_int_equal(store_begin_sweep(&f->st, "m/1", 5000, &s1), 0);
+    assert_int_equal(store_begin_sweep(&f->st, "m/2", 5000, &s2), 0);
+    /* two monitors take turns, two devices at a time: each device goes to one of them */
+    assert_int_equal(store_lease_devices(&f->st, "m/1", NULL, 5000, 5000, 99999, 2, &t, &n), 0);
+    assert_int_equal(n, 2);
+    int64_t first = t[0].id;
+    free(t);
+    assert_int_equal(store_lease_devices(&f->st, "m/2", NULL, 5000, 5000, 99999, 2, &t, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(t[0].id != first);
+    /* m/2 probes its device; once m/1 is done and releases, its devices are probed already
+     * or not: only the ones without a result since the start come back */
+    struct mon_result r;
+    mon_result_init(&r, t[0].id);
+    r.time_ms = 5100;
+    assert_int_equal(store_write_results(&f->st, s2, &r, 1, 5100), 0);
+    free(t);
+    struct store_reference ref = { .synced = -1, .bound = NAN, .text = "" };
+    assert_int_equal(store_end_sweep(&f->st, s2, "m/2", 5200, &ref), 0);
+    assert_int_equal(store_lease_devices(&f->st, "m/2", NULL, 5000, 5300, 99999, 2, &t, &n), 0);
+    assert_int_equal(n, 0);
+    free(t);
+    assert_int_equal(store_end_sweep(&f->st, s1, "m/1", 5400, &ref), 0);
+    assert_int_equal(store_lease_devices(&f->st, "m/3", NULL, 5000, 5500, 99999, 0, &t, &n), 0);
+    assert_int_equal(n, 2); /* m/1 wrote nothing: both of its devices are free and unprobed */
+    free(t);
+}
+
 static void test_store_dead_owner(void **state)
 {
     struct fixture *f = *state;
@@ -457,7 +504,7 @@ static void test_store_dead_owner(void **state)
     int64_t sid, sid2;
     struct mon_target *t = NULL;
     size_t n = 0;
-    assert_int_equal(store_begin_sweep(&f->st, "h/1", NULL, 10000, 10000 + 3600000, &sid, &t,
+    assert_int_equal(begin(&f->st, "h/1", NULL, 10000, 10000 + 3600000, &sid, &t,
                                        &n), 0);
     free(t);
     /* killed: no end; its process gone, so this machine takes its devices back */
@@ -467,14 +514,14 @@ static void test_store_dead_owner(void **state)
     assert_string_equal(owners[0], "h/1");
     free(owners);
     assert_int_equal(store_release_owner(&f->st, "h/1"), 0);
-    assert_int_equal(store_begin_sweep(&f->st, "h/2", NULL, 11000, 20000, &sid2, &t, &n), 0);
+    assert_int_equal(begin(&f->st, "h/2", NULL, 11000, 20000, &sid2, &t, &n), 0);
     assert_int_equal(n, 1);
     free(t);
     struct store_sweep last;
     assert_int_equal(store_last_sweep(&f->st, &last), 1);
     assert_int_equal(last.id, sid2);
     /* another machine's monitor that fell silent: a minute without heartbeat */
-    assert_int_equal(store_begin_sweep(&f->st, "other/7", NULL, 11000 + 61000, 200000, &sid, &t,
+    assert_int_equal(begin(&f->st, "other/7", NULL, 11000 + 61000, 200000, &sid, &t,
                                        &n), 0);
     assert_int_equal(n, 1);
     free(t);
@@ -491,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_probe_ntpq_unsync_and_refusal),
         cmocka_unit_test_setup_teardown(test_store_devices, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_store_sweeps, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_store_lease_pieces, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_store_dead_owner, store_setup, store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
