@@ -7,6 +7,7 @@
 #   make bench-control  serving while ntpq reads the client list; memory per client
 #   make bench-query    `stratum query` against ntpdig, 1,000 runs each (about a minute)
 #   make bench-sim      the simulator's accuracy table (tests/sim), 10 seeds per scenario
+#   make bench-monitor  `stratum monitor sweep` of 10k and 100k devices; an ntpdig loop (2-3 min)
 #   make win            cross-build stratum.exe for Windows into build-win/ (mingw-w64)
 #   make clean          remove the build folders
 # MESON_ARGS: extra `meson setup` options (CI=true adds -Dwerror=true).
@@ -21,7 +22,7 @@ TESTLOG = $(BUILD)/meson-logs/$(TESTLOG_BASE).json
 # the daemon never gets the right to change the clock (as root: CAP_SYS_TIME leaves the bounding set)
 NOCLOCK = $(if $(filter 0,$(shell id -u)),setpriv --bounding-set=-sys_time)
 
-.PHONY: all build run test bench-server bench-control bench-query bench-sim win clean
+.PHONY: all build run test bench-server bench-control bench-query bench-sim bench-monitor win clean
 
 all: build
 
@@ -76,6 +77,11 @@ bench-query: build
 # The accuracy simulator's table: every scenario over 10 seeds (tests/sim; a few seconds).
 bench-sim: build
 	$(BUILD)/tests/sim/sim_scenarios all
+
+# The fleet monitor: sweeps of simulated devices (tests/monitor's responder, in a private
+# network namespace) against a shell loop of ntpdig over 1,000 of them (2-3 minutes).
+bench-monitor: build
+	BUILD=$(BUILD) bash bench/monitor.sh
 
 # Windows: tests/win/wine.sh build-win/stratum.exe build/stratumd runs its tests under wine
 win:
