@@ -19,7 +19,8 @@ PACKAGES=(
 	meson ninja-build pkg-config gcc libssl-dev libcmocka-dev   # build, unit tests
 	libcap-dev                                                   # stratumd: privilege drop
 	libmicrohttpd-dev                                            # stratumd: http (/metrics, /status.json)
-	libsqlite3-dev libpq-dev                                     # stratum monitor: its store
+	libsqlite3-dev libpq-dev sqlite3                             # stratum monitor: its store
+	time                                                         # bench/monitor.sh: /usr/bin/time (peak RSS)
 	postgresql-15                                                # tests/monitor: the PostgreSQL store
 	prometheus                                                   # promtool: checks /metrics in tests/daemon
 	clang libclang-rt-14-dev                                     # fuzzers (-fsanitize=fuzzer, clang 14)
