@@ -1248,7 +1248,7 @@ static void read_reference(const char *target, struct store_reference *ref)
     enum ctlc_result r = ctlc_open(&c, target, &o);
     uint16_t status = 0;
     if (r == CTLC_OK) {
-        r = ctlc_readvar(&c, 0, "leap,stratum,offset,rootdelay,rootdisp,version", &status);
+        r = ctlc_readvar(&c, 0, "leap,stratum,refid,offset,rootdelay,rootdisp,version", &status);
     }
     if (r != CTLC_OK) {
         snprintf(ref->text, sizeof(ref->text),
@@ -1262,6 +1262,17 @@ static void read_reference(const char *target, struct store_reference *ref)
     const char *who = (s.have & CTLV_S_VERSION) ? s.version : "the NTP daemon";
     bool synced = (s.have & CTLV_S_LEAP) && s.leap != 3 && (s.have & CTLV_S_STRATUM) &&
                   s.stratum >= 1 && s.stratum < 16;
+    /* A daemon serving its own clock (`local stratum`, ntpd's LOCAL driver) says leap 0,
+     * but nothing checks that clock: not a reference. */
+    bool local = (s.have & CTLV_S_REFID) &&
+                 (strcmp(s.refid, "LOCL") == 0 || strncmp(s.refid, "LOCAL", 5) == 0);
+    if (synced && local) {
+        ref->synced = 0;
+        snprintf(ref->text, sizeof(ref->text),
+                 "%.30s at %.30s: serves its own clock (refid %.6s), synchronized to nothing",
+                 who, target, s.refid);
+        return;
+    }
     ref->synced = synced;
     if (synced && (s.have & CTLV_S_OFFSET)) {
         ref->bound = fabs(s.offset) + ((s.have & CTLV_S_ROOTDELAY) ? s.rootdelay / 2 : 0) +

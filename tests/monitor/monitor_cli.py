@@ -1056,6 +1056,55 @@ def t_ntpq_probe(e):
     check(rows["plain-ntp"]["device_synchronized"] == "", "csv plain-ntp: %s" % rows["plain-ntp"])
 
 
+def t_reference(e):
+    """The reference (the monitor's own clock) as the local NTP daemon describes it over
+    mode 6: synchronized with an offset bound, unsynchronized, serving its own clock
+    (stratumd with `local stratum`), silent, not asked; recorded with the sweep and shown by
+    report."""
+    resp = e.responder("127.0.9.40 sysoffset=0.0005 rootdelay=0.002 rootdisp=0.003\n"
+                       "127.0.9.41 unsync\n")
+    e.ok("add", resp.addr("127.0.9.1"), "--name", "dev")
+
+    def ref_of(target):
+        doc = e.json("sweep", "--reference", target, "--timeout", "0.5")
+        return doc["reference"]
+
+    r = ref_of(resp.addr("127.0.9.40"))
+    check(r["synchronized"] is True and near(r["offset_bound"], 0.0045, 1e-6) and
+          "synchronized (stratum 2)" in r["text"], "synchronized reference: %s" % r)
+    rep = e.mon("report")
+    check(("reference: " + r["text"]) in rep.out, "report shows the reference:\n%s" % rep)
+    r = ref_of(resp.addr("127.0.9.41"))
+    check(r["synchronized"] is False and r["offset_bound"] is None and
+          "NOT synchronized" in r["text"], "unsynchronized reference: %s" % r)
+    r = ref_of("none")
+    check(r["synchronized"] is None and "not asked" in r["text"], "no reference: %s" % r)
+    r = ref_of("127.0.0.1:%d" % pg.free_port())
+    check(r["synchronized"] is None and "state unknown" in r["text"], "silent reference: %s" % r)
+    # stratumd serving its own clock says leap 0, stratum 8: not a checked clock
+    stratumd = os.path.join(os.path.dirname(STRATUM), "stratumd")
+    port = pg.free_port()
+    conf = e.path("stratumd.conf")
+    write_file(conf, "listen 127.0.0.1 port %d\nlocal stratum 8\nclock none\nworkers 0\n"
+               "pidfile %s\n" % (port, e.path("stratumd.pid")))
+    argv = [stratumd, "-c", conf, "-d"]
+    if os.getuid() == 0:
+        argv = ["setpriv", "--bounding-set=-sys_time"] + argv
+    with open(e.path("stratumd.log"), "w") as log:
+        d = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(e.path("stratumd.pid")) and time.monotonic() < deadline:
+            check(d.poll() is None, "stratumd exited:\n%s" % open(e.path("stratumd.log")).read())
+            time.sleep(0.05)
+        r = ref_of("127.0.0.1:%d" % port)
+        check(r["synchronized"] is False and "serves its own clock (refid LOCL)" in r["text"] and
+              "stratumd" in r["text"], "stratumd with local stratum: %s" % r)
+    finally:
+        d.terminate()
+        d.wait(20)
+
+
 # ---------------------------------------------------------------- main
 
 TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
