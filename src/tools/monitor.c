@@ -62,6 +62,7 @@ struct common {
     const char *db;
     const char *group;
     bool json, csv;
+    int64_t max_age_s; /* list, report: older results are unknown; 0 any age */
 };
 
 static void usage(FILE *f)
@@ -84,7 +85,8 @@ static void usage(FILE *f)
             "Probing and results:\n"
             "  sweep [--group G] [--rate N] [--timeout S] [--tries N] [--keep DURATION]\n"
             "                                       probe every device once\n"
-            "  report [--group G] [--json|--csv]    the devices whose time is not standard;\n"
+            "  report [--group G] [--max-age D] [--json|--csv]\n"
+            "                                       the devices whose time is not standard;\n"
             "                                       exit 0 ok, 1 warning, 2 critical, 3 unknown\n"
             "  history DEVICE [--since DURATION] [--limit N] [--json|--csv]\n"
             "  stats [--worst N] [--json]           counts by status, worst devices, sizes\n"
@@ -886,6 +888,7 @@ static const struct option out_opts[] = {
     { "group", required_argument, NULL, 'g' },
     { "json", no_argument, NULL, 'j' },
     { "csv", no_argument, NULL, 'C' },
+    { "max-age", required_argument, NULL, 'a' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -895,12 +898,19 @@ static const struct option out_opts[] = {
 static int parse_list_opts(struct common *c, int argc, char **argv, const char *help)
 {
     int ch;
-    while ((ch = getopt_long(argc, argv, "g:jCh", out_opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "g:jCa:h", out_opts, NULL)) != -1) {
         if (parse_output_opts(ch, c)) {
             continue;
         }
         if (ch == 'g') {
             c->group = optarg;
+        } else if (ch == 'a') {
+            c->max_age_s = mon_parse_duration(optarg);
+            if (c->max_age_s <= 0) {
+                fprintf(stderr, "stratum monitor %s: --max-age '%s' is not a duration (15m, "
+                                "1h, 3600)\n", argv[0], optarg);
+                return 1;
+            }
         } else if (ch == 'h') {
             fputs(help, stdout);
             return -1;
@@ -957,12 +967,18 @@ static void csv_row(FILE *f, const struct mon_device *d, const struct mon_result
     csv_field(f, why, true);
 }
 
-/* The verdict of device i (never probed: unknown). */
+/* The verdict of a device: never probed, or its latest result older than max_age_s (when
+ * not 0): unknown. A monitor that stopped sweeping must not leave a report saying OK. */
 static enum mon_level level_of(const struct mon_device *d, const struct mon_result *r, bool have,
-                               char *why, size_t whylen)
+                               int64_t max_age_s, int64_t now, char *why, size_t whylen)
 {
     if (!have) {
         snprintf(why, whylen, "never probed");
+        return MON_LEVEL_UNKNOWN;
+    }
+    if (max_age_s > 0 && now - r->time_ms > max_age_s * 1000) {
+        snprintf(why, whylen, "the latest result is %lld s old (--max-age %lld s)",
+                 (long long)((now - r->time_ms) / 1000), (long long)max_age_s);
         return MON_LEVEL_UNKNOWN;
     }
     return mon_verdict(d->warn, d->crit, r, why, whylen);
@@ -987,13 +1003,15 @@ static void text_row(const struct mon_device *d, const struct mon_result *r, boo
 static int cmd_list_or_report(struct common *c, int argc, char **argv, bool report)
 {
     const char *help =
-        report ? "Usage: stratum monitor report [--group G] [--json|--csv]\n"
+        report ? "Usage: stratum monitor report [--group G] [--max-age DURATION] [--json|--csv]\n"
                  "The devices whose time is not standard: beyond their threshold (warning) or\n"
                  "critical threshold, unsynchronized, unreachable, refusing (kiss-o'-death) or\n"
                  "answering nonsense, by their latest result. Exit status as a Nagios plugin:\n"
                  "0 all standard, 1 warning, 2 critical, 3 unknown (a device never probed, or\n"
                  "no devices). --json lists only the devices that are not standard.\n"
-               : "Usage: stratum monitor list [--group G] [--json|--csv]\n"
+                 "--max-age: a device whose latest result is older is unknown (so that a\n"
+                 "monitor that stopped sweeping does not leave an OK behind).\n"
+               : "Usage: stratum monitor list [--group G] [--max-age DURATION] [--json|--csv]\n"
                  "Every device of the inventory with its latest result.\n";
     int pr = parse_list_opts(c, argc, argv, help);
     if (pr != 0) {
@@ -1017,6 +1035,7 @@ static int cmd_list_or_report(struct common *c, int argc, char **argv, bool repo
     int has_sweep = store_last_sweep(&st, &sw);
     store_close(&st);
     size_t count[4] = { 0 };
+    int64_t now = now_ms();
     enum mon_level *lv = malloc((n ? n : 1) * sizeof(*lv));
     char (*why)[160] = malloc((n ? n : 1) * sizeof(*why));
     if (lv == NULL || why == NULL) {
@@ -1029,7 +1048,7 @@ static int cmd_list_or_report(struct common *c, int argc, char **argv, bool repo
         return EXIT_FAIL;
     }
     for (size_t i = 0; i < n; i++) {
-        lv[i] = level_of(&d[i], &r[i], have[i], why[i], sizeof(why[i]));
+        lv[i] = level_of(&d[i], &r[i], have[i], c->max_age_s, now, why[i], sizeof(why[i]));
         count[lv[i]]++;
     }
     enum mon_level worst = MON_LEVEL_OK;
@@ -1115,7 +1134,7 @@ static int cmd_list_or_report(struct common *c, int argc, char **argv, bool repo
         if (report) {
             /* Nagios: the first line is the verdict */
             printf("NTP FLEET %s - %zu of %zu device%s not standard (%zu critical, %zu warning"
-                   "%s%zu never probed)\n",
+                   "%s%zu unknown)\n",
                    worst == MON_LEVEL_OK ? "OK" : worst == MON_LEVEL_WARNING ? "WARNING"
                                               : worst == MON_LEVEL_CRITICAL ? "CRITICAL"
                                                                             : "UNKNOWN",

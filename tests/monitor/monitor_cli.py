@@ -661,7 +661,7 @@ def t_report_levels(e):
     r = e.mon("report")
     expect_rc(r, 3)
     check(report_first(r) == "NTP FLEET UNKNOWN - 0 of 7 devices not standard (0 critical, "
-                             "0 warning, 7 never probed)", "never probed: %s" % r)
+                             "0 warning, 7 unknown)", "never probed: %s" % r)
     check(e.json("report", rc=3)["not_standard"] == [], "never probed devices listed")
 
     r = e.sweep()
@@ -669,7 +669,7 @@ def t_report_levels(e):
     r = e.mon("report")
     expect_rc(r, 2)
     check(report_first(r) == "NTP FLEET CRITICAL - 5 of 7 devices not standard (3 critical, "
-                             "2 warning, 0 never probed)", "report:\n%s" % r)
+                             "2 warning, 0 unknown)", "report:\n%s" % r)
     check(re.search(r"^last sweep 1 at \S+ \(done\); reference: ", r.out, re.M),
           "no last sweep line:\n%s" % r.out)
     for n in ("warn", "crit", "silent", "tight", "neg"):
@@ -726,18 +726,30 @@ def t_report_levels(e):
     r = e.mon("report")
     expect_rc(r, 0)
     check(report_first(r) == "NTP FLEET OK - 0 of 2 devices not standard (0 critical, "
-                             "0 warning, 0 never probed)", "report:\n%s" % r)
+                             "0 warning, 0 unknown)", "report:\n%s" % r)
     doc = e.json("report", rc=0)
     check(doc["level"] == "ok" and doc["not_standard"] == [], "report --json: %s" % doc)
     r = e.mon("report", "--csv")
     expect_rc(r, 0)
     check(r.out == CSV_HEADER + "\n", "report --csv of a good fleet: %r" % r.out)
+    # results older than --max-age are unknown: a monitor that stopped sweeping does not
+    # leave an OK behind
+    time.sleep(2.2)
+    r = e.mon("report", "--max-age", "1s")
+    expect_rc(r, 3)
+    check(report_first(r) == "NTP FLEET UNKNOWN - 0 of 2 devices not standard (0 critical, "
+                             "0 warning, 2 unknown)", "report --max-age 1s:\n%s" % r)
+    lst = e.json("list", "--max-age", "1s")["list"]
+    check(all(x["level"] == "unknown" and "old" in x["reason"] for x in lst),
+          "list --max-age 1s: %s" % lst)
+    expect_rc(e.mon("report", "--max-age", "1h"), 0)
+    expect_rc(e.mon("report", "--max-age", "soon"), 3)
 
     e.ok("add", resp.addr("127.0.6.9"), "--name", "unprobed")
     r = e.mon("report")
     expect_rc(r, 3)
     check(report_first(r) == "NTP FLEET UNKNOWN - 0 of 3 devices not standard (0 critical, "
-                             "0 warning, 1 never probed)", "report:\n%s" % r)
+                             "0 warning, 1 unknown)", "report:\n%s" % r)
     doc = e.json("report", rc=3)
     check(doc["counts"]["unknown"] == 1 and doc["not_standard"] == [], "report: %s" % doc)
 
