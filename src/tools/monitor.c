@@ -127,6 +127,28 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
     return true;
 }
 
+/* The argument of option --opt of command cmd as a number in [lo, hi]; when it is not one,
+ * says so ("is not " what) and returns false. */
+static bool opt_double(const char *cmd, const char *opt, double lo, double hi, const char *what,
+                       double *out)
+{
+    if (parse_double(optarg, lo, hi, out)) {
+        return true;
+    }
+    fprintf(stderr, "stratum monitor %s: --%s '%s' is not %s\n", cmd, opt, optarg, what);
+    return false;
+}
+
+static bool opt_long(const char *cmd, const char *opt, long lo, long hi, const char *what,
+                     long *out)
+{
+    if (parse_long(optarg, lo, hi, out)) {
+        return true;
+    }
+    fprintf(stderr, "stratum monitor %s: --%s '%s' is not %s\n", cmd, opt, optarg, what);
+    return false;
+}
+
 /* A host name (letters, digits, '.', '-', '_'), an IPv4 address, or an IPv6 address. What
  * looks like an address must be one: "127.2.300.1" is a typo, not a name to look up. */
 static bool valid_host(const char *h)
@@ -323,17 +345,15 @@ static int cmd_add(const struct common *c, int argc, char **argv)
             o.probe = optarg;
             break;
         case 't':
-            if (!parse_double(optarg, 1e-6, 1e6, &o.warn)) {
-                fprintf(stderr, "stratum monitor add: --threshold '%s' is not a number of "
-                                "seconds above 0\n", optarg);
+            if (!opt_double("add", "threshold", 1e-6, 1e6, "a number of seconds above 0",
+                            &o.warn)) {
                 return EXIT_USAGE;
             }
             o.have_warn = true;
             break;
         case 'c':
-            if (!parse_double(optarg, 1e-6, 1e6, &o.crit)) {
-                fprintf(stderr, "stratum monitor add: --critical '%s' is not a number of "
-                                "seconds above 0\n", optarg);
+            if (!opt_double("add", "critical", 1e-6, 1e6, "a number of seconds above 0",
+                            &o.crit)) {
                 return EXIT_USAGE;
             }
             o.have_crit = true;
@@ -1356,6 +1376,8 @@ enum sweep_opt_ids { SO_LEASE = 299, SO_RATE = 300, SO_TIMEOUT, SO_TRIES, SO_INF
                      SO_QUIET, SO_INTERVAL, SO_SYSLOG, SO_REMOTE, SO_HOOK, SO_HOOK_TIMEOUT,
                      SO_ONCE, SO_SOCKETS };
 
+_Static_assert(PROBE_MAX_TRIES == 5, "the --tries message says 1 to 5");
+
 /* Parses a sweep option; 1 taken, 0 not one, -1 invalid (message printed). */
 static int parse_sweep_opt(int ch, struct sweep_cli *s, const char *cmd)
 {
@@ -1363,48 +1385,37 @@ static int parse_sweep_opt(int ch, struct sweep_cli *s, const char *cmd)
     long l;
     switch (ch) {
     case SO_RATE:
-        if (!parse_double(optarg, 1, 1e7, &v)) {
-            fprintf(stderr, "stratum monitor %s: --rate '%s' is not 1 to 10000000 requests a "
-                            "second\n", cmd, optarg);
+        if (!opt_double(cmd, "rate", 1, 1e7, "1 to 10000000 requests a second", &v)) {
             return -1;
         }
         s->so.rate = v;
         return 1;
     case SO_TIMEOUT:
-        if (!parse_double(optarg, 0.01, 60, &v)) {
-            fprintf(stderr, "stratum monitor %s: --timeout '%s' is not 0.01 to 60 s\n", cmd,
-                    optarg);
+        if (!opt_double(cmd, "timeout", 0.01, 60, "0.01 to 60 s", &v)) {
             return -1;
         }
         s->so.timeout = v;
         return 1;
     case SO_TRIES:
-        if (!parse_long(optarg, 1, PROBE_MAX_TRIES, &l)) {
-            fprintf(stderr, "stratum monitor %s: --tries '%s' is not 1 to %d\n", cmd, optarg,
-                    PROBE_MAX_TRIES);
+        if (!opt_long(cmd, "tries", 1, PROBE_MAX_TRIES, "1 to 5", &l)) {
             return -1;
         }
         s->so.tries = (int)l;
         return 1;
     case SO_INFLIGHT:
-        if (!parse_long(optarg, 1, 1000000, &l)) {
-            fprintf(stderr, "stratum monitor %s: --max-inflight '%s' is not 1 to 1000000\n",
-                    cmd, optarg);
+        if (!opt_long(cmd, "max-inflight", 1, 1000000, "1 to 1000000", &l)) {
             return -1;
         }
         s->so.max_inflight = (int)l;
         return 1;
     case SO_SOCKETS:
-        if (!parse_long(optarg, 1, 16, &l)) {
-            fprintf(stderr, "stratum monitor %s: --sockets '%s' is not 1 to 16\n", cmd, optarg);
+        if (!opt_long(cmd, "sockets", 1, 16, "1 to 16", &l)) {
             return -1;
         }
         s->so.sockets = (int)l;
         return 1;
     case SO_LEASE:
-        if (!parse_long(optarg, 1, 100000000, &l)) {
-            fprintf(stderr, "stratum monitor %s: --lease '%s' is not 1 to 100000000 devices\n",
-                    cmd, optarg);
+        if (!opt_long(cmd, "lease", 1, 100000000, "1 to 100000000 devices", &l)) {
             return -1;
         }
         s->lease_chunk = (size_t)l;
@@ -1763,9 +1774,7 @@ static int cmd_history(struct common *c, int argc, char **argv)
             }
             break;
         case 'l':
-            if (!parse_long(optarg, 1, 10000000, &limit)) {
-                fprintf(stderr, "stratum monitor history: --limit '%s' is not 1 to 10000000\n",
-                        optarg);
+            if (!opt_long("history", "limit", 1, 10000000, "1 to 10000000", &limit)) {
                 return EXIT_USAGE;
             }
             break;
@@ -1880,9 +1889,7 @@ static int cmd_stats(struct common *c, int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "w:g:jh", opts, NULL)) != -1) {
         switch (ch) {
         case 'w':
-            if (!parse_long(optarg, 0, 100000, &worst_n)) {
-                fprintf(stderr, "stratum monitor stats: --worst '%s' is not 0 to 100000\n",
-                        optarg);
+            if (!opt_long("stats", "worst", 0, 100000, "0 to 100000", &worst_n)) {
                 return EXIT_USAGE;
             }
             break;
@@ -2192,9 +2199,7 @@ static int cmd_serve(struct common *c, int argc, char **argv)
             break;
         case SO_HOOK_TIMEOUT: {
             double v;
-            if (!parse_double(optarg, 0.01, 3600, &v)) {
-                fprintf(stderr, "stratum monitor serve: --hook-timeout '%s' is not 0.01 to 3600 "
-                                "s\n", optarg);
+            if (!opt_double("serve", "hook-timeout", 0.01, 3600, "0.01 to 3600 s", &v)) {
                 return EXIT_USAGE;
             }
             ac.hook_timeout_ms = (int)(v * 1000);
