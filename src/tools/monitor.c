@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +33,8 @@
 #define EXIT_NETWORK 2
 #define EXIT_FAIL 3
 
-#define DEFAULT_DB "/var/lib/stratum/monitor.db"
+#define DEFAULT_DB_DIR "/var/lib/stratum"
+#define DEFAULT_DB DEFAULT_DB_DIR "/monitor.db"
 #define JSON_SCHEMA_VERSION 1
 
 static volatile sig_atomic_t g_stop;
@@ -256,6 +258,13 @@ static void host_text(const struct mon_device *d, char *out, size_t cap)
 static int open_store(struct store *st, const struct common *c)
 {
     char err[600];
+    /* The default database's folder is ours to make (as a package would); a path the user
+     * gives must exist. */
+    if (strcmp(c->db, DEFAULT_DB) == 0 && mkdir(DEFAULT_DB_DIR, 0750) != 0 && errno != EEXIST) {
+        fprintf(stderr, "stratum monitor: cannot create %s: %s (or give --db PATH)\n",
+                DEFAULT_DB_DIR, strerror(errno));
+        return -1;
+    }
     if (store_open(st, c->db, err, sizeof(err)) != 0) {
         fprintf(stderr, "stratum monitor: %s\n", err);
         return -1;
